@@ -1,0 +1,43 @@
+# ICKD-S 4x4, PSPNet R101-D8 (mmseg zoo, 78.47 mIoU) -> PSPNet R18-D8 on
+# Pascal VOC 2012 aug, 512x512, 40k iterations, batch 16 (4 GPUs x 4): the
+# recipe of configs/baselines/pspnet_r18-d8_4xb4-40k_voc12aug-512x512.py plus
+# alpha * L_ickd. Layer, connector and alpha as in configs/ickd_voc.py (see
+# "Why this alpha and layer" there): the output of the PSP head's bottleneck
+# (conv + BN + ReLU after pyramid pooling; 512 ch in the teacher, 128 in the
+# student, 64x64 for a 512x512 crop), i.e. the classifier's input before
+# the head's Dropout2d, through a ConvBNConnector 128 -> 512.
+#   python tools/train.py \
+#       configs/ickd/ickd-s4x4_pspnet-r101_pspnet-r18_voc12aug-512x512_40k.py
+_base_ = [
+    '../baselines/pspnet_r18-d8_4xb4-40k_voc12aug-512x512.py',
+    '../_base_/distill/teacher_pspnet_r101-d8_voc12aug.py',
+]
+
+# Same value as configs/ickd_voc.py; untuned for this pair (tune as
+# described there).
+ickd_alpha = 10.0
+
+model = dict(
+    _delete_=True,
+    type='SegDistiller',
+    data_preprocessor=_base_.data_preprocessor,
+    student=_base_.model,
+    teacher=_base_.teacher_model,
+    # mmseg zoo PSPNet R101-D8 VOC12aug 20k (78.47 mIoU).
+    teacher_checkpoint=_base_.teacher_checkpoint,
+    distill=[
+        dict(
+            name='loss_ickd',
+            student_feature=dict(
+                module='decode_head.bottleneck', source='output'),
+            teacher_feature=dict(
+                module='decode_head.bottleneck', source='output'),
+            connector=dict(type='ConvBNConnector'),
+            resize='bilinear',
+            loss=dict(
+                type='ICKDLoss',
+                grid_size=(4, 4),
+                normalize=None,
+                loss_weight=ickd_alpha)),
+    ])
+find_unused_parameters = False

@@ -1,0 +1,3 @@
+from .seg_distiller import DistillItem, SegDistiller
+
+__all__ = ['DistillItem', 'SegDistiller']

@@ -1,0 +1,3 @@
+from .feature_recorder import FeatureRecorder, FeatureSpec
+
+__all__ = ['FeatureRecorder', 'FeatureSpec']

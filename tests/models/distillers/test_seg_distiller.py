@@ -1,0 +1,224 @@
+import copy
+import gc
+
+import pytest
+import torch
+from mmengine.optim import OptimWrapper
+
+from mmkd.registry import MODELS
+
+HEAD_INPUT = dict(module='decode_head.conv_seg', source='input')
+
+
+def ickd_item(**overrides):
+    item = dict(
+        name='loss_ickd',
+        student_feature=HEAD_INPUT,
+        teacher_feature=HEAD_INPUT,
+        connector=dict(type='ConvBNConnector'),
+        loss=dict(type='ICKDLoss', grid_size=(2, 2), loss_weight=1.0))
+    item.update(overrides)
+    return item
+
+
+def build(student_cfg, teacher_cfg, distill, **kwargs):
+    return MODELS.build(
+        dict(
+            type='SegDistiller',
+            student=student_cfg,
+            teacher=teacher_cfg,
+            distill=distill,
+            probe_input_shape=(1, 3, 32, 32),
+            **kwargs))
+
+
+def uint8_batch(make_batch, batch_size=2, size=32):
+    _, samples = make_batch(batch_size=batch_size, size=size)
+    gen = torch.Generator().manual_seed(1)
+    images = [
+        torch.randint(0, 256, (3, size, size), generator=gen,
+                      dtype=torch.uint8) for _ in range(batch_size)
+    ]
+    return dict(inputs=images, data_samples=samples)
+
+
+def test_train_step_updates_student_and_connector_only(
+        student_cfg, teacher_cfg, make_batch):
+    model = build(student_cfg, teacher_cfg, [ickd_item()])
+    model.train()
+    assert not model.teacher.training and model.student.training
+    teacher_before = copy.deepcopy(model.teacher.state_dict())
+    student_before = copy.deepcopy(model.student.state_dict())
+    connector = model.connectors['loss_ickd'].conv.conv.weight
+    connector_before = connector.detach().clone()
+    optim = OptimWrapper(
+        torch.optim.SGD(
+            [p for p in model.parameters() if p.requires_grad], lr=0.1))
+
+    log_vars = model.train_step(uint8_batch(make_batch), optim)
+
+    assert {'decode.loss_ce', 'aux.loss_ce', 'distill.loss_ickd',
+            'loss'} <= set(log_vars)
+    # Teacher: weights and BN statistics unchanged, no grads, eval mode.
+    for key, value in model.teacher.state_dict().items():
+        assert torch.equal(value, teacher_before[key]), key
+    assert all(p.grad is None and not p.requires_grad
+               for p in model.teacher.parameters())
+    assert not model.teacher.training
+    # Student and connector were updated.
+    assert not torch.equal(model.student.state_dict()['backbone.stem.0.weight'],
+                           student_before['backbone.stem.0.weight'])
+    bn_stats = 'backbone.layer1.0.bn1.running_mean'
+    assert not torch.equal(model.student.state_dict()[bn_stats],
+                           student_before[bn_stats])
+    assert not torch.equal(connector, connector_before)
+
+
+def test_distill_loss_gradient_reaches_student_backbone(
+        student_cfg, teacher_cfg, make_batch):
+    model = build(student_cfg, teacher_cfg, [ickd_item()])
+    model.train()
+    inputs, samples = make_batch()
+    losses = model.loss(inputs, samples)
+    losses['distill.loss_ickd'].backward()
+    assert model.student.backbone.stem[0].weight.grad.abs().sum() > 0
+    assert model.student.decode_head.conv_seg.weight.grad is None
+
+
+def test_hooks_capture_intended_tensors(student_cfg, teacher_cfg):
+    model = build(student_cfg, teacher_cfg, [
+        ickd_item(),
+        ickd_item(
+            name='loss_stage4',
+            student_feature=dict(module='backbone', index=3),
+            teacher_feature=dict(module='backbone', index=3))
+    ])
+    model.eval()
+    x = torch.randn(2, 3, 32, 32)
+    model.teacher_forward(x)
+    teacher = model.teacher
+    with torch.no_grad():
+        feats = teacher.extract_feat(x)
+        head_feat = teacher.decode_head._forward_feature(feats)
+    rec = model.teacher_recorder
+    torch.testing.assert_close(rec.get(dict(module='backbone', index=3)),
+                               feats[3])
+    torch.testing.assert_close(rec.get(HEAD_INPUT), head_feat)
+    assert rec.get(HEAD_INPUT).shape[1] == 32
+
+
+def test_forward_modes_use_student_unless_told(student_cfg, teacher_cfg):
+    model = build(student_cfg, teacher_cfg, [ickd_item()]).eval()
+    x = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), model.student._forward(x))
+        with model.predicting_with('teacher'):
+            torch.testing.assert_close(model(x), model.teacher._forward(x))
+        torch.testing.assert_close(model(x), model.student._forward(x))
+    with pytest.raises(ValueError, match='invalid mode'):
+        model(x, mode='export')
+
+
+def test_unknown_layer_lists_close_matches(student_cfg, teacher_cfg):
+    with pytest.raises(KeyError, match=r"student has no module named "
+                       r"'backbone.layr4'.*backbone.layer4"):
+        build(student_cfg, teacher_cfg,
+              [ickd_item(student_feature='backbone.layr4')])
+
+
+def test_channel_mismatch_without_connector_names_both_shapes(
+        student_cfg, teacher_cfg):
+    with pytest.raises(ValueError) as err:
+        build(student_cfg, teacher_cfg, [ickd_item(connector=None)])
+    msg = str(err.value)
+    assert '(1, 16, 4, 4)' in msg and '(1, 32, 4, 4)' in msg
+    assert 'ConvBNConnector' in msg
+
+
+def test_connector_channel_conflict(student_cfg, teacher_cfg):
+    with pytest.raises(ValueError, match='out_channels=7; expected 32'):
+        build(student_cfg, teacher_cfg, [
+            ickd_item(connector=dict(type='ConvBNConnector', out_channels=7))
+        ])
+
+
+def test_spatial_mismatch_resized_or_refused(student_cfg, teacher_cfg,
+                                             make_batch):
+    item = ickd_item(
+        name='loss_fit',
+        student_feature='backbone.layer1',  # 8x8 at 32x32 input
+        teacher_feature='backbone.layer4',  # 4x4
+        loss=dict(type='FitNetsLoss'))
+    model = build(student_cfg, teacher_cfg, [item])
+    inputs, samples = make_batch()
+    assert torch.isfinite(model.loss(inputs, samples)['distill.loss_fit'])
+    with pytest.raises(ValueError, match=r'spatial sizes differ.*resize'):
+        build(student_cfg, teacher_cfg, [dict(item, resize=None)])
+
+
+def test_item_validation(student_cfg, teacher_cfg):
+    with pytest.raises(ValueError, match="must contain 'loss'"):
+        build(student_cfg, teacher_cfg, [ickd_item(name='ickd')])
+    with pytest.raises(ValueError, match='duplicate'):
+        build(student_cfg, teacher_cfg, [ickd_item(), ickd_item()])
+    with pytest.raises(ValueError, match=r"unknown keys \['layer'\]"):
+        build(student_cfg, teacher_cfg, [ickd_item(layer='x')])
+
+
+def test_kd_item_receives_labels(student_cfg, teacher_cfg, make_batch):
+    kd = dict(
+        name='loss_kd',
+        student_feature='decode_head.conv_seg',
+        teacher_feature='decode_head.conv_seg',
+        loss=dict(type='KDLoss', tau=2.0))
+    model = build(student_cfg, teacher_cfg, [kd])
+    inputs, samples = make_batch()
+    loss = model.loss(inputs, samples)['distill.loss_kd']
+    assert torch.isfinite(loss) and loss > 0
+
+
+def test_teacher_checkpoint_loaded_and_kept_by_init_weights(
+        student_cfg, teacher_cfg, tmp_path):
+    source = MODELS.build(copy.deepcopy(teacher_cfg))
+    with torch.no_grad():
+        for p in source.parameters():
+            p.uniform_(-1, 1)
+    ckpt = tmp_path / 'teacher.pth'
+    torch.save({'state_dict': source.state_dict(), 'meta': {}}, ckpt)
+
+    model = build(student_cfg, teacher_cfg, [ickd_item()],
+                  teacher_checkpoint=str(ckpt))
+    model.init_weights()
+    for key, value in source.state_dict().items():
+        assert torch.equal(model.teacher.state_dict()[key], value), key
+
+
+def test_mismatched_teacher_checkpoint(student_cfg, teacher_cfg, tmp_path):
+    wrong = MODELS.build(copy.deepcopy(student_cfg))  # narrower network
+    ckpt = tmp_path / 'wrong.pth'
+    torch.save({'state_dict': wrong.state_dict()}, ckpt)
+    with pytest.raises(RuntimeError, match='does not match the teacher'):
+        build(student_cfg, teacher_cfg, [], teacher_checkpoint=str(ckpt))
+
+
+def test_missing_teacher_checkpoint(student_cfg, teacher_cfg, tmp_path):
+    with pytest.raises(FileNotFoundError, match='nowhere.pth'):
+        build(student_cfg, teacher_cfg, [],
+              teacher_checkpoint=str(tmp_path / 'nowhere.pth'))
+
+
+def test_hooks_removed_on_teardown(student_cfg, teacher_cfg):
+    model = build(student_cfg, teacher_cfg, [ickd_item()])
+    conv_seg = model.student.decode_head.conv_seg
+    teacher_conv_seg = model.teacher.decode_head.conv_seg
+    assert len(conv_seg._forward_hooks) == 1
+    model.remove_hooks()
+    assert not conv_seg._forward_hooks
+    assert not teacher_conv_seg._forward_hooks
+
+    model = build(student_cfg, teacher_cfg, [ickd_item()])
+    conv_seg = model.student.decode_head.conv_seg
+    assert len(conv_seg._forward_hooks) == 1
+    del model
+    gc.collect()
+    assert not conv_seg._forward_hooks

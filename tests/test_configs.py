@@ -1,0 +1,282 @@
+"""Every config under ``configs/`` loads, builds on CPU and keeps its promises.
+
+For each top-level config (everything but ``configs/_base_/``):
+
+* it loads with ``mmengine.Config.fromfile`` and uses ``default_scope='mmkd'``;
+* every dataset points at ``data/VOCdevkit/VOC2012``;
+* its model builds on CPU with no network access: pretrained backbones and
+  ``init_cfg`` are stripped and the distillers' ``teacher_checkpoint`` is set
+  to None (``SegDistiller`` still runs its build-time probe forward, which
+  checks the hooked layer names and the connector channels);
+* distillation configs carry the mmseg model-zoo teacher URL, their teacher
+  is exactly the teacher config's model (apart from ``pretrained``), and
+  their student, data and schedule are exactly those of a student-only
+  baseline config, so that every gain is measured against a real baseline.
+"""
+import copy
+import math
+from pathlib import Path
+
+import pytest
+from mmengine.config import Config, ConfigDict
+from mmengine.registry import DefaultScope
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIG_DIR = REPO / 'configs'
+DATA_ROOT = 'data/VOCdevkit/VOC2012'
+
+DEEPLABV3_URL = (
+    'https://download.openmmlab.com/mmsegmentation/v0.5/deeplabv3/'
+    'deeplabv3_r101-d8_512x512_20k_voc12aug/'
+    'deeplabv3_r101-d8_512x512_20k_voc12aug_20200617_010932-8d13832f.pth')
+PSPNET_URL = (
+    'https://download.openmmlab.com/mmsegmentation/v0.5/pspnet/'
+    'pspnet_r101-d8_512x512_20k_voc12aug/'
+    'pspnet_r101-d8_512x512_20k_voc12aug_20200617_102003-4aef3c9a.pth')
+# decode head type of each zoo teacher
+ZOO_TEACHERS = {DEEPLABV3_URL: 'ASPPHead', PSPNET_URL: 'PSPHead'}
+
+# Keys that make up a training recipe: a distillation config must share
+# them with its student-only baseline.
+RECIPE_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader',
+               'val_evaluator', 'test_evaluator', 'optim_wrapper',
+               'param_scheduler', 'train_cfg', 'val_cfg', 'test_cfg',
+               'default_hooks', 'auto_scale_lr', 'env_cfg', 'randomness')
+
+CONFIGS = sorted(
+    p.relative_to(CONFIG_DIR).as_posix() for p in CONFIG_DIR.rglob('*.py')
+    if '_base_' not in p.relative_to(CONFIG_DIR).parts)
+
+_cache = {}
+
+
+def load(name: str) -> Config:
+    """Load ``configs/<name>`` once per session (a fresh copy each time)."""
+    if name not in _cache:
+        _cache[name] = Config.fromfile(str(CONFIG_DIR / name))
+    return copy.deepcopy(_cache[name])
+
+
+def plain(obj):
+    """ConfigDicts/tuples to plain dicts/lists, for equality checks."""
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    return obj
+
+
+def strip_pretrained(cfg):
+    """Recursively drop ``init_cfg`` and set ``pretrained=None``, in place.
+
+    Walks dicts and lists, so it reaches the backbones of plain segmentors
+    and of the student and teacher inside a distiller. Returns ``cfg``.
+    """
+    if isinstance(cfg, dict):
+        cfg.pop('init_cfg', None)
+        if 'pretrained' in cfg:
+            cfg['pretrained'] = None
+        for value in cfg.values():
+            strip_pretrained(value)
+    elif isinstance(cfg, (list, tuple)):
+        for value in cfg:
+            strip_pretrained(value)
+    return cfg
+
+
+def offline_model_cfg(cfg: Config) -> ConfigDict:
+    """The config's model, made buildable without network access."""
+    model = copy.deepcopy(cfg.model)
+    if model.get('type') == 'SegDistiller':
+        model.teacher_checkpoint = None
+    return strip_pretrained(model)
+
+
+def is_distiller(cfg: Config) -> bool:
+    return cfg.model.get('type') == 'SegDistiller'
+
+
+def iter_datasets(cfg: Config):
+    """Yield every dataset dict of the train/val/test dataloaders."""
+
+    def walk(ds):
+        if ds.get('type') == 'ConcatDataset':
+            for sub in ds.datasets:
+                yield from walk(sub)
+        else:
+            yield ds
+
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        yield from walk(cfg[key].dataset)
+
+
+def build(model_cfg):
+    import mmseg.models  # noqa: F401  register mmseg's modules
+
+    from mmkd.registry import MODELS
+    with DefaultScope.overwrite_default_scope('mmkd'):
+        return MODELS.build(model_cfg)
+
+
+def baselines():
+    return [c for c in CONFIGS if c.startswith('baselines/')]
+
+
+def teachers():
+    return [c for c in CONFIGS if c.startswith('teachers/')]
+
+
+def distillers():
+    return [c for c in CONFIGS if is_distiller(load(c))]
+
+
+def test_config_list():
+    # Guard against the parametrisation silently finding nothing.
+    assert 'ickd_voc.py' in CONFIGS
+    assert len(teachers()) == 2
+    assert len(baselines()) == 4
+    assert len(CONFIGS) >= 15
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_loads_with_mmkd_scope_and_voc_data(name):
+    cfg = load(name)
+    assert cfg.default_scope == 'mmkd'
+    assert cfg.load_from is None
+    datasets = list(iter_datasets(cfg))
+    assert datasets
+    for ds in datasets:
+        assert ds.type == 'PascalVOCDataset'
+        assert ds.data_root == DATA_ROOT
+    assert cfg.train_dataloader.batch_size == 4  # x 4 GPUs = 16
+    assert cfg.auto_scale_lr == dict(enable=False, base_batch_size=16)
+    assert cfg.val_evaluator.iou_metrics == ['mIoU']
+    # The model (or, for a distiller, each network) predicts VOC's classes.
+    nets = [cfg.model.student, cfg.model.teacher] if is_distiller(cfg) \
+        else [cfg.model]
+    for net in nets:
+        assert net.decode_head.num_classes == 21
+        assert net.auxiliary_head.num_classes == 21
+        assert net.data_preprocessor.size == (512, 512)
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_builds_offline(name):
+    cfg = load(name)
+    model_cfg = offline_model_cfg(cfg)
+    model = build(model_cfg)
+    if is_distiller(cfg):
+        assert type(model).__name__ == 'SegDistiller'
+        names = [item['name'] for item in cfg.model.distill]
+        assert [item.name for item in model.distill_items] == names
+        for item in cfg.model.distill:
+            assert (item['name'] in model.connectors) == (
+                item.get('connector') is not None)
+        assert all(not p.requires_grad for p in model.teacher.parameters())
+    else:
+        assert type(model).__name__ == 'EncoderDecoder'
+
+
+def test_strip_pretrained_reaches_nested_models():
+    cfg = load('ickd_voc.py')
+    model_cfg = offline_model_cfg(cfg)
+    assert model_cfg.teacher_checkpoint is None
+    assert model_cfg.student.pretrained is None
+    assert model_cfg.teacher.pretrained is None
+    text = repr(plain(model_cfg))
+    assert 'init_cfg' not in text
+    assert 'open-mmlab://' not in text and 'mmcls://' not in text
+    # The loaded config itself is untouched.
+    assert cfg.model.student.pretrained == 'open-mmlab://resnet18_v1c'
+
+
+@pytest.mark.parametrize('name', teachers())
+def test_teacher_config_names_zoo_checkpoint(name):
+    cfg = load(name)
+    assert cfg.model.type == 'EncoderDecoder'
+    assert cfg.model.pretrained == 'open-mmlab://resnet101_v1c'
+    assert cfg.model.backbone.depth == 101
+    assert ZOO_TEACHERS[cfg.teacher_checkpoint] == cfg.model.decode_head.type
+    assert cfg.train_cfg.max_iters == 20000  # the zoo models' schedule
+
+
+@pytest.mark.parametrize('name', distillers())
+def test_distiller_teacher_is_zoo_teacher(name):
+    cfg = load(name)
+    url = cfg.model.teacher_checkpoint
+    assert url in ZOO_TEACHERS, url
+    assert cfg.teacher_checkpoint == url
+    matches = [t for t in teachers() if load(t).teacher_checkpoint == url]
+    assert len(matches) == 1
+    teacher_cfg = load(matches[0])
+    expected = plain(teacher_cfg.model)
+    assert expected.pop('pretrained') == 'open-mmlab://resnet101_v1c'
+    teacher = plain(cfg.model.teacher)
+    # No ImageNet download for a network whose weights all come from the
+    # teacher checkpoint.
+    assert teacher.pop('pretrained') is None
+    assert teacher == expected
+
+
+@pytest.mark.parametrize('name', distillers())
+def test_distiller_shares_a_baseline_recipe(name):
+    cfg = load(name)
+    assert plain(cfg.model.data_preprocessor) == plain(
+        cfg.model.student.data_preprocessor)
+    matches = []
+    for base_name in baselines():
+        base = load(base_name)
+        if plain(base.model) != plain(cfg.model.student):
+            continue
+        if all(plain(base.get(k)) == plain(cfg.get(k)) for k in RECIPE_KEYS):
+            matches.append(base_name)
+    assert len(matches) == 1, (
+        f'{name}: student/recipe matches no single baseline ({matches})')
+
+
+def _ickd_items(cfg):
+    return [i for i in cfg.model.distill if i.loss.type == 'ICKDLoss']
+
+
+def test_ickd_grid_variants_change_only_grid_and_alpha():
+    flagship = load('ickd_voc.py')
+    (item, ) = _ickd_items(flagship)
+    assert item.loss.grid_size == (4, 4)
+    assert item.loss.loss_weight == flagship.ickd_alpha
+    variants = [
+        c for c in CONFIGS if c.startswith('ickd/ickd-s')
+        and c.endswith('_deeplabv3-r101_deeplabv3-r18_voc12aug-512x512_40k.py')
+    ]
+    assert len(variants) >= 2
+    ref = plain(flagship.to_dict())
+    ref.pop('ickd_alpha')
+    ref['model']['distill'][0]['loss'].pop('grid_size')
+    ref['model']['distill'][0]['loss'].pop('loss_weight')
+    for name in variants:
+        cfg = load(name)
+        (v_item, ) = _ickd_items(cfg)
+        n, m = v_item.loss.grid_size
+        assert name.startswith(f'ickd/ickd-s{n}x{m}_')
+        # alpha rescaled so that identical features give the 4x4 loss
+        assert math.isclose(v_item.loss.loss_weight,
+                            flagship.ickd_alpha * (n * m / 16)**2)
+        assert v_item.loss.loss_weight == cfg.ickd_alpha
+        got = plain(cfg.to_dict())
+        got.pop('ickd_alpha')
+        got.pop('ickd_grid', None)
+        got['model']['distill'][0]['loss'].pop('grid_size')
+        got['model']['distill'][0]['loss'].pop('loss_weight')
+        assert got == ref, name
+
+
+def test_flagship_recipe():
+    cfg = load('ickd_voc.py')
+    assert cfg.train_cfg.max_iters == 40000
+    assert cfg.train_dataloader.dataset.type == 'ConcatDataset'
+    (item, ) = cfg.model.distill
+    assert item.name == 'loss_ickd'
+    assert item.connector.type == 'ConvBNConnector'
+    assert item.student_feature == item.teacher_feature
+    assert cfg.model.student.backbone.depth == 18
+    assert cfg.model.teacher.backbone.depth == 101
+    assert cfg.model.teacher_checkpoint == DEEPLABV3_URL

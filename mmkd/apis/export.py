@@ -135,7 +135,8 @@ def export_student(config: str,
     cfg_path = osp.join(out_dir, f'{name}_config.py')
     atomic_torch_save({'meta': export_meta, 'state_dict': student_state},
                       ckpt_path)
-    tmp_cfg = cfg_path + '.tmp'
+    # mmengine picks the dump format from the suffix: keep '.py'.
+    tmp_cfg = osp.join(out_dir, f'.{name}_config.partial.py')
     out_cfg.dump(tmp_cfg)
     os.replace(tmp_cfg, cfg_path)
     return ckpt_path, cfg_path

@@ -79,8 +79,12 @@ def check_datasets(cfg: Config,
                 if osp.exists(path):
                     continue
                 dtype = dataset.get('type', 'dataset')
-                help_text = SYNTHETIC_HELP if 'synthetic' in path.lower() \
-                    else VOC_HELP if 'voc' in str(dtype).lower() else ''
+                if 'synthetic' in path.lower():
+                    help_text = SYNTHETIC_HELP
+                elif 'voc' in f'{dtype} {path}'.lower():
+                    help_text = VOC_HELP
+                else:
+                    help_text = ''
                 raise DatasetNotFoundError(
                     f'{loader}: {dtype} expects {what} at {osp.abspath(path)}'
                     f' but it does not exist.\n{help_text}'.rstrip())

@@ -253,24 +253,14 @@ def _gather(x: Tensor, c: _Chunk, dtype: torch.dtype) -> Tensor:
         c.cells, C, c.hh * c.ww).to(dtype)
 
 
-def _gather_diff_sum(student: Tensor,
-                     teacher: Tensor,
-                     c: _Chunk,
-                     dtype: torch.dtype,
-                     out: Optional[Tensor] = None) -> Tuple[Tensor, Tensor]:
-    """``(S - T, S + T)`` of the cells of chunk ``c``, each N x p x C.
-
-    ``out``: optional buffer of ``2 * c.cells * p * C`` elements to write
-    them into.
-    """
+def _gather_diff_sum(student: Tensor, teacher: Tensor, c: _Chunk,
+                     dtype: torch.dtype) -> Tuple[Tensor, Tensor]:
+    """``(S - T, S + T)`` of the cells of chunk ``c``, each N x p x C."""
     C = student.shape[1]
     hs = _cells_of_hwc(_hwc(student, c, dtype), c)
     ht = _cells_of_hwc(_hwc(teacher, c, dtype), c)
-    shape = (2, c.kb, c.ki, c.kj, c.hh, c.ww, C)
-    if out is None:
-        out = torch.empty(shape, dtype=dtype, device=student.device)
-    else:
-        out = out.view(shape)
+    out = torch.empty((2, c.kb, c.ki, c.kj, c.hh, c.ww, C), dtype=dtype,
+                      device=student.device)
     torch.sub(hs, ht, out=out[0])
     torch.add(hs, ht, out=out[1])
     out = out.view(2, c.cells, c.hh * c.ww, C)
@@ -364,125 +354,97 @@ def _pixel_value(uu: Tensor, vv: Tensor, pm: Tensor) -> Tensor:
                   (pm * pm.transpose(1, 2)).sum((1, 2)))
 
 
-def _channel_diff(xs: Tensor,
-                  xt: Tensor,
-                  out: Optional[Tensor] = None) -> Tensor:
+def _channel_diff(xs: Tensor, xt: Tensor) -> Tensor:
     """``G_s - G_t`` per cell (N x C x C) from cells stored as N x C x p."""
     m = torch.bmm(xs - xt, (xs + xt).transpose(1, 2))
-    if out is None:
-        return (m + m.transpose(1, 2)).mul_(0.5)
-    out = out.view(m.shape)
-    return torch.add(m, m.transpose(1, 2), out=out).mul_(0.5)
+    return (m + m.transpose(1, 2)).mul_(0.5)
 
 
-def _kept_elems(c: _Chunk, C: int) -> int:
-    """Elements the backward pass can reuse from chunk ``c``'s forward."""
-    p = c.hh * c.ww
-    if c.form == 'pixel':
-        return 2 * c.cells * p * C  # S - T and S + T
-    return c.cells * C * C  # G_S - G_T
+def _paper_pass(student: Tensor, teacher: Tensor, grid: Tuple[int, int],
+                impl: str, chunk_size: Optional[int],
+                need: Tuple[bool, bool]):
+    """Paper-form loss and, where ``need`` says so, its input gradients."""
+    B, C = student.shape[:2]
+    dtype = _working_dtype(student)
+    itemsize = torch.finfo(dtype).bits // 8
+    scale = 1.0 / (B * grid[0] * grid[1] * C * C)
+    grad_s = torch.empty_like(student) if need[0] else None
+    grad_t = torch.empty_like(teacher) if need[1] else None
+    total = torch.zeros((), dtype=torch.float64, device=student.device)
+    with torch.no_grad(), _no_autocast(student.device):
+        for c in _chunks(student.shape, grid, _form_for(impl, C, None),
+                         _cells_for(chunk_size, C, itemsize, None)):
+            if c.form == 'pixel':
+                u, v = _gather_diff_sum(student, teacher, c, dtype)
+                uu, vv, pm = _pixel_mats(u, v)
+                total += _pixel_value(uu, vv, pm).sum()
+                # gradients, stored transposed (p x C):
+                #   4 (G_s - G_t) X_s  ->  (P^T P + D^T P) D^T
+                #                          + (P^T D + D^T D) P^T
+                #  -4 (G_s - G_t) X_t  ->  (D^T P - P^T P) D^T
+                #                          + (D^T D - P^T D) P^T
+                pm_t = pm.transpose(1, 2)
+                if need[0]:
+                    _scatter(grad_s, c, torch.baddbmm(
+                        torch.bmm((vv + pm_t) * scale, u),
+                        (pm + uu) * scale, v))
+                if need[1]:
+                    _scatter(grad_t, c, torch.baddbmm(
+                        torch.bmm((pm_t - vv) * scale, u),
+                        (uu - pm) * scale, v))
+                del u, v, uu, vv, pm, pm_t
+            else:
+                xs = _gather(student, c, dtype)
+                xt = _gather(teacher, c, dtype)
+                dg = _channel_diff(xs, xt)
+                total += (dg * dg).sum(dtype=torch.float64)
+                if need[0] or need[1]:
+                    dg.mul_(4 * scale)
+                if need[0]:
+                    _scatter(grad_s, c, torch.bmm(dg, xs))
+                if need[1]:
+                    _scatter(grad_t, c, torch.bmm(dg, xt).neg_())
+                del xs, xt, dg
+    return total * scale, (grad_s, grad_t)
 
 
-class _ICKDPaperFunction(torch.autograd.Function):
-    """Sum over samples and cells of ``||G_S - G_T||_F^2``, normalised."""
+class _ICKDFunction(torch.autograd.Function):
+    """Chunked ICKD loss whose gradient is computed in the forward pass.
+
+    The loss is a scalar of two tensors, so its input gradients can be
+    formed chunk by chunk while the chunk is at hand (as fused
+    cross-entropy kernels do) and only scaled by the incoming gradient in
+    the backward pass: no intermediate outlives its chunk, nothing is
+    recomputed, and the extra memory is the gradient itself plus one
+    chunk. A second backward pass (``retain_graph=True``) recomputes.
+    """
 
     @staticmethod
-    def forward(ctx, student, teacher, grid, impl, chunk_size):
-        B, C = student.shape[:2]
-        dtype = _working_dtype(student)
-        itemsize = torch.finfo(dtype).bits // 8
-        chunks = list(_chunks(student.shape, grid, _form_for(impl, C, None),
-                              _cells_for(chunk_size, C, itemsize, None)))
-        # Intermediates are kept for the backward pass (S - T and S + T of
-        # the pixel form, G_S - G_T of the channel form) while they fit in
-        # the size of one input; chunks beyond that are recomputed from
-        # the inputs in the backward pass. Kept tensors live in one buffer:
-        # allocating them chunk by chunk, between the chunks' temporaries,
-        # fragments the CPU heap (glibc then holds hundreds of MiB more).
-        budget = student.nbytes // itemsize if any(
-            ctx.needs_input_grad[:2]) else 0
-        keep, offsets, used = [], [], 0
-        for c in chunks:
-            n = _kept_elems(c, C)
-            keep.append(used + n <= budget)
-            offsets.append(used)
-            used += n if keep[-1] else 0
-        store = torch.empty(used, dtype=dtype, device=student.device)
-        kept = []
-        total = torch.zeros((), dtype=torch.float64, device=student.device)
-        with torch.no_grad(), _no_autocast(student.device):
-            for c, k, off in zip(chunks, keep, offsets):
-                buf = store[off:off + _kept_elems(c, C)] if k else None
-                if c.form == 'pixel':
-                    u, v = _gather_diff_sum(student, teacher, c, dtype, buf)
-                    uu, vv, pm = _pixel_mats(u, v)
-                    total += _pixel_value(uu, vv, pm).sum()
-                    kept.append((u, v, uu, vv, pm) if k else None)
-                    del u, v, uu, vv, pm
-                else:
-                    dg = _channel_diff(_gather(student, c, dtype),
-                                       _gather(teacher, c, dtype), buf)
-                    total += (dg * dg).sum(dtype=torch.float64)
-                    kept.append((dg, ) if k else None)
-                    del dg
+    def forward(ctx, student, teacher, normalize, *args):
+        run = _paper_pass if normalize is None else _row_pass
+        need = tuple(ctx.needs_input_grad[:2])
+        value, grads = run(student, teacher, *args, need=need)
         ctx.save_for_backward(student, teacher)
-        ctx.chunks, ctx.kept, ctx.dtype = chunks, kept, dtype
-        ctx.scale = 1.0 / (B * grid[0] * grid[1] * C * C)
+        ctx.run, ctx.args, ctx.grads = run, args, grads
         out_dtype = torch.promote_types(student.dtype, torch.float32)
-        return (total * ctx.scale).to(out_dtype)
+        return value.to(out_dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_out):
+        # unpacking also checks that no input was modified in place since
         student, teacher = ctx.saved_tensors
-        need_s, need_t = ctx.needs_input_grad[:2]
-        if not (need_s or need_t):
-            return None, None, None, None, None
-        # every pixel belongs to exactly one cell, so every entry is written
-        grad_s = torch.empty_like(student) if need_s else None
-        grad_t = torch.empty_like(teacher) if need_t else None
-        dtype = ctx.dtype
-        scale = grad_out.to(dtype) * ctx.scale
-        # Free the kept buffer as soon as this pass is done: the node (and
-        # anything on ctx) lives as long as the loss tensor does. A second
-        # backward pass (retain_graph=True) recomputes everything.
-        kept, ctx.kept = ctx.kept, [None] * len(ctx.chunks)
-        with _no_autocast(student.device):
-            for c, saved in zip(ctx.chunks, kept):
-                if c.form == 'pixel':
-                    if saved is None:
-                        u, v = _gather_diff_sum(student, teacher, c, dtype)
-                        uu, vv, pm = _pixel_mats(u, v)
-                    else:
-                        u, v, uu, vv, pm = saved
-                    pm_t = pm.transpose(1, 2)
-                    if need_s:
-                        # 4 (G_s - G_t) X_s, stored transposed (p x C)
-                        g = torch.baddbmm(torch.bmm((vv + pm_t) * scale, u),
-                                          (pm + uu) * scale, v)
-                        _scatter(grad_s, c, g)
-                        del g
-                    if need_t:
-                        g = torch.baddbmm(torch.bmm((pm_t - vv) * scale, u),
-                                          (uu - pm) * scale, v)
-                        _scatter(grad_t, c, g)
-                        del g
-                    del u, v
-                else:
-                    xs = _gather(student, c, dtype)
-                    xt = _gather(teacher, c, dtype)
-                    dg = _channel_diff(xs, xt) if saved is None else saved[0]
-                    dg.mul_(4 * scale)  # ours: ctx.kept no longer holds it
-                    if need_s:
-                        _scatter(grad_s, c, torch.bmm(dg, xs))
-                    if need_t:
-                        _scatter(grad_t, c, torch.bmm(dg, xt).neg_())
-                    del dg, xs, xt
-        return grad_s, grad_t, None, None, None
+        grads, ctx.grads = ctx.grads, None
+        if grads is None:  # second backward pass over a retained graph
+            _, grads = ctx.run(student, teacher, *ctx.args,
+                               need=tuple(ctx.needs_input_grad[:2]))
+        grads = tuple(None if g is None else g.mul_(grad_out.to(g.dtype))
+                      for g in grads)
+        return grads + (None, ) * (len(ctx.args) + 1)
 
 
 # --------------------------------------------------------------------------
-# row-normalised code form, chunked with recomputation
+# row-normalised code form
 # --------------------------------------------------------------------------
 # Row-normalised form. Row c of a cell's Gram is g_c = X x_c (x_c: the p
 # values of channel c, X: C x p), and with A = X^T X (p x p)
@@ -522,57 +484,40 @@ def _row_chunk_value(xs: Tensor, xt: Tensor, form: str) -> Tensor:
     return _row_value_channel(xs, xt)
 
 
-class _ICKDRowFunction(torch.autograd.Function):
-    """Row-normalised ICC loss; each chunk's Grams exist one at a time."""
+def _row_pass(student: Tensor, teacher: Tensor, grid: Tuple[int, int],
+              row_denominator: str, impl: str, chunk_size: Optional[int],
+              need: Tuple[bool, bool]):
+    """Row-normalised loss and, where ``need`` says so, input gradients.
 
-    @staticmethod
-    def forward(ctx, student, teacher, grid, row_denominator, impl,
-                chunk_size):
-        B, C = student.shape[:2]
-        dtype = _working_dtype(student)
-        itemsize = torch.finfo(dtype).bits // 8
-        chunks = list(_chunks(student.shape, grid, _form_for(impl, C, 'row'),
-                              _cells_for(chunk_size, C, itemsize, 'row')))
-        total = torch.zeros((), dtype=torch.float64, device=student.device)
-        with torch.no_grad(), _no_autocast(student.device):
-            for c in chunks:
-                cdtype = torch.float64 if c.form == 'pixel' else dtype
-                total += _row_chunk_value(
-                    _gather(student, c, cdtype), _gather(teacher, c, cdtype),
-                    c.form).double()
-        ctx.save_for_backward(student, teacher)
-        ctx.chunks, ctx.dtype = chunks, dtype
-        denom = C * B * (B if row_denominator == 'batch_squared' else 1)
-        ctx.scale = 1.0 / (grid[0] * grid[1] * denom)
-        out_dtype = torch.promote_types(student.dtype, torch.float32)
-        return (total * ctx.scale).to(out_dtype)
-
-    @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_out):
-        student, teacher = ctx.saved_tensors
-        need_s, need_t = ctx.needs_input_grad[:2]
-        if not (need_s or need_t):
-            return None, None, None, None, None, None
-        grad_s = torch.empty_like(student) if need_s else None
-        grad_t = torch.empty_like(teacher) if need_t else None
-        scale = grad_out.double() * ctx.scale
-        with torch.enable_grad(), _no_autocast(student.device):
-            for c in ctx.chunks:
-                cdtype = torch.float64 if c.form == 'pixel' else ctx.dtype
-                xs = _gather(student, c, cdtype).detach().requires_grad_(
-                    need_s)
-                xt = _gather(teacher, c, cdtype).detach().requires_grad_(
-                    need_t)
-                value = _row_chunk_value(xs, xt, c.form)
-                wrt = [x for x, need in ((xs, need_s), (xt, need_t)) if need]
+    Each chunk is differentiated by autograd while it is at hand, so its
+    Grams (channel form) never outlive it.
+    """
+    B, C = student.shape[:2]
+    dtype = _working_dtype(student)
+    itemsize = torch.finfo(dtype).bits // 8
+    denom = C * B * (B if row_denominator == 'batch_squared' else 1)
+    scale = 1.0 / (grid[0] * grid[1] * denom)
+    grad_s = torch.empty_like(student) if need[0] else None
+    grad_t = torch.empty_like(teacher) if need[1] else None
+    total = torch.zeros((), dtype=torch.float64, device=student.device)
+    with torch.enable_grad(), _no_autocast(student.device):
+        for c in _chunks(student.shape, grid, _form_for(impl, C, 'row'),
+                         _cells_for(chunk_size, C, itemsize, 'row')):
+            cdtype = torch.float64 if c.form == 'pixel' else dtype
+            xs = _gather(student, c, cdtype).detach().requires_grad_(need[0])
+            xt = _gather(teacher, c, cdtype).detach().requires_grad_(need[1])
+            value = _row_chunk_value(xs, xt, c.form)
+            total += value.detach().double()
+            wrt = [x for x, n in zip((xs, xt), need) if n]
+            if wrt:
                 grads = list(torch.autograd.grad(value, wrt))
-                if need_s:
-                    _scatter(grad_s, c, grads.pop(0).mul_(scale.to(cdtype)))
-                if need_t:
-                    _scatter(grad_t, c, grads.pop(0).mul_(scale.to(cdtype)))
-                del value, grads, xs, xt
-        return grad_s, grad_t, None, None, None, None
+                if need[0]:
+                    _scatter(grad_s, c, grads.pop(0).mul_(scale))
+                if need[1]:
+                    _scatter(grad_t, c, grads.pop(0).mul_(scale))
+                del grads
+            del value, xs, xt, wrt
+    return total * scale, (grad_s, grad_t)
 
 
 # --------------------------------------------------------------------------
@@ -678,11 +623,13 @@ def ickd_loss(student: Tensor,
     contractions of ``p x p`` matrices and the sum over cells run in
     float64. Cells of equal size (a grid has at most four sizes) are
     batched together in chunks of ``chunk_size`` cells (one cell = one
-    sample's cell). The paper form keeps ``S - T`` and ``S + T`` (or the
-    ``C x C`` differences) for its backward pass up to the size of one
-    feature map and recomputes the rest; the row form recomputes every
-    chunk in its backward pass (about two forward passes plus one backward
-    pass of work), so no ``C x C`` Gram outlives its chunk.
+    sample's cell). The input gradients are formed chunk by chunk during
+    the forward pass (when the inputs require grad) and only scaled in the
+    backward pass, so no intermediate outlives its chunk and nothing is
+    recomputed: the extra memory is the gradient (one feature map per input
+    that requires grad) plus one chunk's temporaries. The price is that a
+    forward pass whose loss is never backpropagated still computes the
+    gradient; under ``torch.no_grad()`` it does not.
     ``impl='explicit'`` runs :func:`ickd_loss_reference`.
 
     Args:
@@ -724,9 +671,9 @@ def ickd_loss(student: Tensor,
         return ickd_loss_reference(student, teacher, grid, normalize,
                                    row_denominator)
     if normalize == 'row':
-        return _ICKDRowFunction.apply(student, teacher, grid,
-                                      row_denominator, impl, chunk_size)
-    return _ICKDPaperFunction.apply(student, teacher, grid, impl, chunk_size)
+        return _ICKDFunction.apply(student, teacher, 'row', grid,
+                                   row_denominator, impl, chunk_size)
+    return _ICKDFunction.apply(student, teacher, None, grid, impl, chunk_size)
 
 
 def _reject_kwargs(name: str, kwargs: dict) -> None:

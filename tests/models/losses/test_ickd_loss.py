@@ -10,6 +10,16 @@ FAST_IMPLS = ['auto', 'pixel', 'channel']
 ALL_IMPLS = FAST_IMPLS + ['explicit']
 
 
+@pytest.fixture(autouse=True, scope='module')
+def _one_thread():
+    # the tensors here are tiny: extra threads only add start-up cost and,
+    # on a busy machine, contention
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def _hand_pair(batch=1):
     # student, one sample, C=2, 2x2 map; channels flattened to 4 pixels:
     #   s0 = [1, 0, 0, 1], s1 = [0, 1, 1, 0]  ->  G_S = [[2, 0], [0, 2]]
@@ -160,7 +170,10 @@ def test_fast_form_accurate_near_convergence(grid, eps, normalize, impl):
     truth = ickd_loss_reference(s.double(), t.double(), grid, normalize)
     fast = ickd_loss(s, t, grid, normalize, impl=impl)
     assert fast.dtype == torch.float32
-    assert abs(fast.double().item() / truth.item() - 1) < 1e-5
+    # paper form: no cancellation at all; row form: float64 leaves
+    # ~1e-16 / eps^2 of relative error in 2 - 2 cos
+    tol = 1e-6 if normalize is None else 1e-5
+    assert abs(fast.double().item() / truth.item() - 1) < tol
     # the same values through the explicit float32 Grams lose digits
     explicit32 = ickd_loss_reference(s, t, grid, normalize)
     if normalize is None and eps == 1e-5:
@@ -169,8 +182,8 @@ def test_fast_form_accurate_near_convergence(grid, eps, normalize, impl):
 
 @pytest.mark.parametrize('normalize', [None, 'row'])
 def test_backward_twice_with_retain_graph(normalize):
-    # the fast forms free what they kept after the first backward pass and
-    # recompute it in a second one
+    # the fast forms compute the gradient in the forward pass and hand it
+    # over in the first backward pass; a second one recomputes it
     gen = torch.Generator().manual_seed(5)
     s = torch.randn(2, 8, 6, 6, dtype=torch.float64, generator=gen,
                     requires_grad=True)

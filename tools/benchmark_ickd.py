@@ -35,6 +35,7 @@ import statistics
 import subprocess
 import sys
 import time
+from functools import partial
 
 import torch
 
@@ -58,11 +59,13 @@ def parse_args(argv=None):
     p.add_argument('--mem-batch', type=int, default=8)
     p.add_argument('--mem-grid', type=int, default=32)
     p.add_argument('--row-grids', type=int, nargs='*', default=[1, 4, 16, 32])
-    p.add_argument('--row-channel-grids', type=int, nargs='*',
-                   default=[1, 4, 16],
-                   help="grids timed with the row form's explicit chunked "
-                   'Grams (the largest --row-grids one is measured with '
-                   'its memory in a subprocess)')
+    p.add_argument('--row-repeats', type=int, default=3)
+    p.add_argument('--row-channel-grids', type=int, nargs='*', default=[],
+                   help="extra grids timed with the row form's explicit "
+                   "chunked Grams (impl='channel')")
+    p.add_argument('--row-mem-grid', type=int, default=16,
+                   help="grid of the row form's explicit chunked Grams whose "
+                   'time and extra memory are measured in a subprocess')
     p.add_argument('--threads', type=int, default=None,
                    help='torch threads (default: torch default)')
     p.add_argument('--device', default='cpu')
@@ -74,8 +77,9 @@ def parse_args(argv=None):
         args.channels, args.size, args.batch = 64, 16, 2
         args.grids, args.explicit_grids = [1, 4, 8], [1, 8]
         args.mem_channels, args.mem_batch, args.mem_grid = 128, 2, 8
-        args.row_grids, args.row_channel_grids = [1, 8], [1]
-        args.repeats = 2
+        args.row_grids, args.row_channel_grids = [1, 8], [4]
+        args.row_mem_grid = 8
+        args.repeats = args.row_repeats = 2
     return args
 
 
@@ -91,20 +95,27 @@ def make_inputs(B, C, H, W, device, seed=0):
     return s.requires_grad_(), t
 
 
-def time_fwd_bwd(fn, s, t, repeats, warmup=True):
-    device = s.device
+def fwd_bwd_seconds(fn, s, t):
+    """Wall time of one forward + backward pass of ``fn(s, t)``."""
+    s.grad = None
+    sync(s.device)
+    start = time.perf_counter()
+    fn(s, t).backward()
+    sync(s.device)
+    return time.perf_counter() - start
 
-    def once():
-        s.grad = None
-        sync(device)
-        start = time.perf_counter()
-        fn(s, t).backward()
-        sync(device)
-        return time.perf_counter() - start
 
+def time_interleaved(fns, s, t, repeats, warmup=True):
+    """Median time of each of ``fns``, run round-robin so that a change of
+    machine load hits all of them alike."""
     if warmup:
-        once()
-    return statistics.median(once() for _ in range(repeats))
+        for fn in fns:
+            fwd_bwd_seconds(fn, s, t)
+    times = [[] for _ in fns]
+    for _ in range(repeats):
+        for fn, ts in zip(fns, times):
+            ts.append(fwd_bwd_seconds(fn, s, t))
+    return [statistics.median(ts) for ts in times]
 
 
 def form_of(p, C, normalize):
@@ -209,43 +220,47 @@ def main(argv=None):
     print('# ICKD loss benchmark')
     print(f'command: python tools/benchmark_ickd.py '
           f'{" ".join(sys.argv[1:])}'.rstrip())
-    print(f'torch {torch.__version__}, device {device} '
-          f'({cpu_name() if device.type == "cpu" else torch.cuda.get_device_name(device)}), '  # noqa: E501
+    name = (cpu_name() if device.type == 'cpu' else
+            torch.cuda.get_device_name(device))
+    print(f'torch {torch.__version__}, device {device} ({name}), '
           f'threads {torch.get_num_threads()}, python '
           f'{platform.python_version()}')
     print(f'timing: C={C}, H=W={S}, B={B}, float32, forward+backward, '
-          f'median of {args.repeats} (explicit: {args.explicit_repeats})')
+          f'median of {args.repeats} interleaved runs after a warm-up '
+          f'(explicit reference: {args.explicit_repeats}, no warm-up)')
+    print('load average at start: ' + ' '.join(
+        f'{x:.2f}' for x in os.getloadavg()))
     print()
 
     s, t = make_inputs(B, C, S, S, device)
-    rows, fast = [], {}
     print('## 1. Paper form (normalize=None)')
     print()
+    fast = dict(zip(args.grids, time_interleaved(
+        [partial(ickd_loss, grid_size=g) for g in args.grids], s, t,
+        args.repeats)))
+    expl = {
+        g: time_interleaved([partial(ickd_loss_reference, grid_size=g)], s,
+                            t, args.explicit_repeats, warmup=False)[0]
+        for g in args.explicit_grids
+    }
     print('| grid | pixels/cell p | form (auto) | fast fwd+bwd | '
           'explicit fwd+bwd | explicit / fast |')
     print('|---|---|---|---|---|---|')
-    for g in args.grids:
+    for g in sorted(set(args.grids) | set(expl)):
         p = (S // g) * (S // g)
-        fast[g] = time_fwd_bwd(
-            lambda a, b: ickd_loss(a, b, grid_size=g), s, t, args.repeats)
-        expl = None
-        if g in args.explicit_grids:
-            expl = time_fwd_bwd(
-                lambda a, b: ickd_loss_reference(a, b, grid_size=g), s, t,
-                args.explicit_repeats, warmup=False)
-        rows.append((g, expl))
-        print(f'| {g}x{g} | {p} | {form_of(p, C, None)} | '
-              f'{fast[g] * 1e3:.1f} ms | '
-              + (f'{expl * 1e3:.0f} ms | {expl / fast[g]:.0f}x |'
-                 if expl else '- | - |'))
+        cells = [f'{g}x{g}', str(p), form_of(p, C, None),
+                 f'{fast[g] * 1e3:.1f} ms' if g in fast else '-',
+                 f'{expl[g] * 1e3:.0f} ms' if g in expl else '-',
+                 f'{expl[g] / fast[g]:.0f}x' if g in expl and g in fast
+                 else '-']
+        print('| ' + ' | '.join(cells) + ' |')
     print()
     g_min, g_max = min(args.grids), max(args.grids)
     print(f'ratio fast {g_max}x{g_max} / fast {g_min}x{g_min}: '
           f'{fast[g_max] / fast[g_min]:.2f} (target <= 1.2)')
-    for g, expl in rows:
-        if expl and g == g_max:
-            print(f'ratio explicit {g}x{g} / fast {g}x{g}: '
-                  f'{expl / fast[g]:.0f} (target >= 10)')
+    if g_max in expl:
+        print(f'ratio explicit {g_max}x{g_max} / fast {g_max}x{g_max}: '
+              f'{expl[g_max] / fast[g_max]:.0f} (target >= 10)')
     print()
 
     print(f'## 2. Memory: C={args.mem_channels}, {args.mem_grid}x'
@@ -268,38 +283,39 @@ def main(argv=None):
     print()
     print('| grid | p | impl | form | fwd+bwd | extra peak memory |')
     print('|---|---|---|---|---|---|')
-    row_times = {}
-    for g in args.row_grids:
+    auto = time_interleaved(
+        [partial(ickd_loss, grid_size=g, normalize='row')
+         for g in args.row_grids], s, t, args.row_repeats)
+    for g, sec in zip(args.row_grids, auto):
         p = (S // g) * (S // g)
-        form = form_of(p, C, 'row')
-        row_times[g, 'auto'] = time_fwd_bwd(
-            lambda a, b: ickd_loss(a, b, grid_size=g, normalize='row'), s, t,
-            1 if form == 'channel' and p < C else args.repeats)
-        print(f'| {g}x{g} | {p} | auto | {form} | '
-              f'{row_times[g, "auto"] * 1e3:.0f} ms | - |')
+        print(f'| {g}x{g} | {p} | auto | {form_of(p, C, "row")} | '
+              f'{sec * 1e3:.0f} ms | - |')
     for g in args.row_channel_grids:
-        if form_of((S // g)**2, C, 'row') == 'channel':
-            continue  # already timed above
         p = (S // g) * (S // g)
-        row_times[g, 'channel'] = time_fwd_bwd(
-            lambda a, b: ickd_loss(a, b, grid_size=g, normalize='row',
-                                   impl='channel'), s, t, 1, warmup=False)
+        if g in args.row_grids and form_of(p, C, 'row') == 'channel':
+            continue  # already timed above
+        sec, = time_interleaved(
+            [partial(ickd_loss, grid_size=g, normalize='row',
+                     impl='channel')], s, t, 1, warmup=False)
         print(f'| {g}x{g} | {p} | channel | channel (explicit chunked Grams) '
-              f'| {row_times[g, "channel"] * 1e3:.0f} ms | - |')
-    if args.row_grids:
-        g = max(args.row_grids)
+              f'| {sec * 1e3:.0f} ms | - |')
+    if args.row_mem_grid:
+        g = args.row_mem_grid
         p = (S // g) * (S // g)
         mem = measure_memory(args, batch=B, channels=C, size=S, grid=g,
                              normalize='row', impl='channel')
-        print(f'| {g}x{g} | {p} | channel | channel (explicit chunked Grams) '
-              f'| {mem["seconds"] * 1e3:.0f} ms | {mib(mem["extra"])} '
-              f'({mem["extra"] / (2 * mem["inputs"]):.2f} x 2 maps) |')
         grams = B * g * g * C * C * 4
+        print(f'| {g}x{g} | {p} | channel | channel (explicit chunked Grams) '
+              f'| {mem["seconds"] * 1e3:.0f} ms | {mib(mem["extra"])} |')
         print()
-        print(f'explicit chunked Grams, {g}x{g}: '
-              f'{mem["seconds"] / fast[g] if g in fast else float("nan"):.0f}'
-              f' x the paper form\'s time; unchunked, the {B * g * g} Grams '
-              f'of each network would take {grams / 2**30:.1f} GiB')
+        ratio = mem['seconds'] / fast[g] if g in fast else float('nan')
+        print(f'explicit chunked Grams at {g}x{g}: {ratio:.0f} x the paper '
+              f'form\'s time; extra peak memory {mib(mem["extra"])} where '
+              f'the {B * g * g} Grams of one network alone take '
+              f'{mib(grams)} unchunked (method: {mem["method"]})')
+    print()
+    print('load average at end: ' + ' '.join(
+        f'{x:.2f}' for x in os.getloadavg()))
 
 
 if __name__ == '__main__':

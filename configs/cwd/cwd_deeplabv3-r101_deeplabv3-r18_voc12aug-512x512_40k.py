@@ -36,3 +36,7 @@ model = dict(
             loss=dict(type='ChannelWiseDivergence', tau=1.0, loss_weight=5.0)),
     ])
 find_unused_parameters = False
+# Evaluate the frozen teacher on VOC val once before training (a check that
+# the zoo checkpoint loaded: expect its published mIoU) and log the
+# student's mIoU as a fraction of the teacher's after every validation.
+custom_hooks = [dict(type='TeacherEvalHook')]

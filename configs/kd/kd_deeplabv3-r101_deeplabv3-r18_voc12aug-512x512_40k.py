@@ -35,3 +35,7 @@ model = dict(
                 type='KDLoss', tau=1.0, loss_weight=1.0, ignore_index=255)),
     ])
 find_unused_parameters = False
+# Evaluate the frozen teacher on VOC val once before training (a check that
+# the zoo checkpoint loaded: expect its published mIoU) and log the
+# student's mIoU as a fraction of the teacher's after every validation.
+custom_hooks = [dict(type='TeacherEvalHook')]

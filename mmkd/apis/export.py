@@ -8,6 +8,7 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
 
+from mmkd.utils.tool_utils import strip_pretrained
 from mmkd.version import __version__
 
 STUDENT_PREFIX = 'student.'
@@ -22,22 +23,6 @@ def _plain(obj):
     if hasattr(obj, 'item') and not isinstance(obj, torch.Tensor):
         return obj.item()  # numpy scalar
     return obj
-
-
-def _strip_pretrained(cfg):
-    """Drop ``Pretrained`` init configs: the export carries every weight."""
-    if isinstance(cfg, dict):
-        init_cfg = cfg.get('init_cfg')
-        if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
-            cfg['init_cfg'] = None
-        if cfg.get('pretrained') is not None:
-            cfg['pretrained'] = None
-        for value in cfg.values():
-            _strip_pretrained(value)
-    elif isinstance(cfg, list):
-        for value in cfg:
-            _strip_pretrained(value)
-    return cfg
 
 
 def student_config(cfg: Config) -> Config:
@@ -57,7 +42,7 @@ def student_config(cfg: Config) -> Config:
     student = copy.deepcopy(model.student)
     if model.get('data_preprocessor') is not None:
         student['data_preprocessor'] = copy.deepcopy(model.data_preprocessor)
-    _strip_pretrained(student)
+    strip_pretrained(student)
     out = copy.deepcopy(cfg)
     out.model = student
     out.default_scope = 'mmseg'

@@ -44,3 +44,23 @@ def add_common_args(parser) -> None:
         help='job launcher')
     # torch.distributed launchers pass --local-rank (>= 2.0) or --local_rank.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def strip_pretrained(cfg):
+    """Drop ``Pretrained`` init configs and ``pretrained`` paths, in place.
+
+    Used where weights come from elsewhere (an exported checkpoint) or do
+    not matter (building or timing a model without network access).
+    """
+    if isinstance(cfg, dict):
+        init_cfg = cfg.get('init_cfg')
+        if isinstance(init_cfg, dict) and init_cfg.get('type') == 'Pretrained':
+            cfg['init_cfg'] = None
+        if cfg.get('pretrained') is not None:
+            cfg['pretrained'] = None
+        for value in cfg.values():
+            strip_pretrained(value)
+    elif isinstance(cfg, list):
+        for value in cfg:
+            strip_pretrained(value)
+    return cfg

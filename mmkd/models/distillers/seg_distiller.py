@@ -81,6 +81,19 @@ class SegDistiller(BaseModel):
             once through both models at build time to check the feature
             names, infer connector channels and catch shape mismatches.
             Defaults to ``(1, 3, 64, 64)``.
+        teacher_fast_path (dict, optional): Speed options for the teacher's
+            forward only; the student is untouched and captured teacher
+            features are cast back to the student's dtype before any loss:
+
+            - ``channels_last`` (bool): teacher weights and inputs in
+              channels-last memory format.
+            - ``autocast`` (str, optional): ``'bf16'`` or ``'fp16'`` autocast
+              around the teacher's forward.
+            - ``compile`` (bool or dict): ``torch.compile`` the teacher's
+              forward; a dict is passed to ``torch.compile`` as kwargs.
+
+            Defaults to None (all off); see docs/performance.md for the
+            measured effect of each.
         init_cfg (dict, optional): Initialisation config.
     """
 
@@ -93,6 +106,7 @@ class SegDistiller(BaseModel):
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
                  probe_input_shape: Tuple[int, int, int, int] = (1, 3, 64,
                                                                  64),
+                 teacher_fast_path: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         with _mmkd_scope():
             if data_preprocessor is None:
@@ -133,6 +147,7 @@ class SegDistiller(BaseModel):
             for item, cfg in item_cfgs:
                 self._build_item(item, cfg, shapes)
         self._predict_with = 'student'
+        self._setup_teacher_fast_path(teacher_fast_path or {})
 
     # ------------------------------------------------------------------
     # construction
@@ -240,6 +255,29 @@ class SegDistiller(BaseModel):
                 f"'bilinear' to resize the student map to the teacher's")
         self.distill_losses[item.name] = loss
 
+    def _setup_teacher_fast_path(self, options: dict) -> None:
+        unknown = set(options) - {'channels_last', 'autocast', 'compile'}
+        if unknown:
+            raise ValueError(
+                f'teacher_fast_path: unknown options {sorted(unknown)}; '
+                f"valid: 'channels_last', 'autocast', 'compile'")
+        autocast = options.get('autocast')
+        dtypes = {None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+        if autocast not in dtypes:
+            raise ValueError(
+                f"teacher_fast_path.autocast must be None, 'bf16' or 'fp16', "
+                f'got {autocast!r}')
+        self._teacher_autocast = dtypes[autocast]
+        self._teacher_channels_last = bool(options.get('channels_last'))
+        if self._teacher_channels_last:
+            self.teacher.to(memory_format=torch.channels_last)
+        self._teacher_forward_fn = self.teacher._forward
+        compile_opts = options.get('compile')
+        if compile_opts:
+            kwargs = compile_opts if isinstance(compile_opts, dict) else {}
+            self._teacher_forward_fn = torch.compile(self.teacher._forward,
+                                                     **kwargs)
+
     def _load_teacher(self, checkpoint: str, strict: bool) -> None:
         from mmengine.runner.checkpoint import _load_checkpoint
 
@@ -331,9 +369,19 @@ class SegDistiller(BaseModel):
             f"invalid mode {mode!r}; use 'loss', 'predict' or 'tensor'")
 
     def teacher_forward(self, inputs: Tensor) -> None:
-        """Run the teacher (no grad) while its recorder captures features."""
-        with self.teacher_recorder.recording(), torch.no_grad():
-            self.teacher._forward(inputs)
+        """Run the teacher (no grad) while its recorder captures features.
+
+        Applies the ``teacher_fast_path`` options (memory format, autocast,
+        compiled forward).
+        """
+        if self._teacher_channels_last:
+            inputs = inputs.contiguous(memory_format=torch.channels_last)
+        autocast = contextlib.nullcontext()
+        if self._teacher_autocast is not None:
+            autocast = torch.autocast(
+                device_type=inputs.device.type, dtype=self._teacher_autocast)
+        with self.teacher_recorder.recording(), torch.no_grad(), autocast:
+            self._teacher_forward_fn(inputs)
 
     def loss(self, inputs: Tensor, data_samples) -> Dict[str, Tensor]:
         """Student task losses plus one ``distill.<name>`` term per item."""
@@ -360,6 +408,8 @@ class SegDistiller(BaseModel):
         """Compute one item's loss from the last recorded features."""
         student = self.student_recorder.get(item.student_feature)
         teacher = self.teacher_recorder.get(item.teacher_feature).detach()
+        # Undo the teacher's fast path: the loss sees student dtype/layout.
+        teacher = teacher.to(dtype=student.dtype).contiguous()
         if item.name in self.connectors:
             student = self.connectors[item.name](student)
         if student.shape[-2:] != teacher.shape[-2:]:

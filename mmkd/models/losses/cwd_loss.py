@@ -85,7 +85,7 @@ def cwd_loss(student: Tensor, teacher: Tensor, tau: float = 1.0) -> Tensor:
     t = teacher.to(dtype).reshape(B * C, H * W) / tau
     log_p_t = F.log_softmax(t, dim=1)
     log_p_s = F.log_softmax(s, dim=1)
-    kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum()
+    kl = F.kl_div(log_p_s, log_p_t, reduction='sum', log_target=True)
     return kl * tau**2 / (C * B)
 
 

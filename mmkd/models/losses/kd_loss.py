@@ -144,7 +144,8 @@ def kd_loss(student: Tensor,
     log_p_s = F.log_softmax(student / tau, dim=1)
     log_p_t = F.log_softmax(teacher / tau, dim=1)
     # KL(p_t || p_s) per pixel, summed over classes: B x H x W
-    kl = (log_p_t.exp() * (log_p_t - log_p_s)).sum(dim=1)
+    kl = F.kl_div(log_p_s, log_p_t, reduction='none',
+                  log_target=True).sum(dim=1)
     if valid is None:
         return kl.mean() * tau**2
     kl = torch.where(valid, kl, kl.new_zeros(()))

@@ -222,3 +222,37 @@ def test_hooks_removed_on_teardown(student_cfg, teacher_cfg):
     del model
     gc.collect()
     assert not conv_seg._forward_hooks
+
+
+@pytest.mark.parametrize('fast_path', [
+    dict(channels_last=True),
+    dict(autocast='bf16'),
+    dict(compile=dict(backend='eager')),
+])
+def test_teacher_fast_path_matches_plain_teacher(student_cfg, teacher_cfg,
+                                                 make_batch, fast_path):
+    torch.manual_seed(0)
+    plain = build(student_cfg, teacher_cfg, [ickd_item()]).eval()
+    fast = build(student_cfg, teacher_cfg, [ickd_item()],
+                 teacher_fast_path=fast_path).eval()
+    fast.load_state_dict(plain.state_dict())
+    inputs, samples = make_batch()
+    with torch.no_grad():
+        expected = plain.loss(inputs, samples)['distill.loss_ickd']
+        fast.teacher_forward(inputs)
+        captured = fast.teacher_recorder.get(HEAD_INPUT)
+        got = fast.loss(inputs, samples)['distill.loss_ickd']
+    if 'autocast' in fast_path:
+        assert captured.dtype == torch.bfloat16  # the teacher ran in bf16
+        torch.testing.assert_close(got, expected, rtol=0.1, atol=1e-3)
+    else:
+        torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-6)
+    assert got.dtype == torch.float32
+
+
+def test_teacher_fast_path_rejects_bad_options(student_cfg, teacher_cfg):
+    with pytest.raises(ValueError, match="autocast must be None, 'bf16'"):
+        build(student_cfg, teacher_cfg, [],
+              teacher_fast_path=dict(autocast='int8'))
+    with pytest.raises(ValueError, match=r"unknown options \['amp'\]"):
+        build(student_cfg, teacher_cfg, [], teacher_fast_path=dict(amp=True))

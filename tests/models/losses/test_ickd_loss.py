@@ -96,7 +96,8 @@ CASES = [
     (2, 16, 8, 8, (4, 4)),  # p = 4 < C, even
     (2, 5, 9, 4, (4, 3)),  # uneven, mixed
     (3, 2, 8, 8, (8, 8)),  # p = 1
-    (1, 24, 7, 9, (3, 2)),  # uneven, p in (C/8, C)
+    (1, 24, 7, 9, (3, 2)),  # uneven, auto mixes both forms (paper)
+    (2, 64, 7, 9, (3, 2)),  # uneven, auto mixes both forms (row)
 ]
 
 
@@ -120,9 +121,11 @@ def test_fast_matches_explicit_float64(case, normalize):
 
 
 @pytest.mark.parametrize('normalize', [None, 'row'])
-@pytest.mark.parametrize('chunk_size', [1, 2, 5])
+@pytest.mark.parametrize('chunk_size', [1, 2, 5, 13])
 def test_chunking_does_not_change_result(chunk_size, normalize):
     gen = torch.Generator().manual_seed(0)
+    # chunk_size also bounds the samples per channels-last slab
+    # (chunk_size // cells per sample, at least 1)
     s = torch.randn(3, 6, 7, 5, dtype=torch.float64, generator=gen,
                     requires_grad=True)
     t = torch.randn(3, 6, 7, 5, dtype=torch.float64, generator=gen)

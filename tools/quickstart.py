@@ -73,6 +73,13 @@ def parse_args(argv=None):
                  if s not in ('teacher', 'baseline')],
         help='distillation methods to run (default: %(default)s)')
     p.add_argument(
+        '--threads',
+        type=int,
+        default=1,
+        help='torch CPU threads (default 1: the models are small, and a '
+        'second thread slows every step down badly when other jobs share '
+        'the CPU; try 2 on an idle machine)')
+    p.add_argument(
         '--no-report', action='store_true', help='skip the plots')
     p.add_argument(
         '--report-only',
@@ -105,7 +112,8 @@ def main(argv=None):
         skip_teacher_cache=args.skip_teacher_cache,
         tiny=args.tiny,
         methods=args.methods,
-        report=not args.no_report)
+        report=not args.no_report,
+        threads=args.threads)
 
 
 if __name__ == '__main__':

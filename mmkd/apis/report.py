@@ -303,8 +303,8 @@ def icc_matrix(feat: torch.Tensor, eps: float = 1e-8) -> np.ndarray:
 def fit_connector(student: torch.Tensor,
                   teacher: torch.Tensor,
                   loss_fn,
-                  steps: int = 300,
-                  lr: float = 0.01,
+                  steps: int = 200,
+                  lr: float = 0.02,
                   seed: int = 0) -> torch.Tensor:
     """Fit a fresh ConvBNConnector from frozen student features to the
     teacher's with ``loss_fn`` (e.g. the ICKD loss); return the mapped

@@ -81,6 +81,21 @@ def runtime(data_root, max_iters=6):
             dataset=dataset(data_root, 'train', train_pipeline)),
         val_dataloader=test_loader,
         test_dataloader=test_loader,
+        tta_pipeline=[
+            dict(type='LoadImageFromFile'),
+            dict(
+                type='TestTimeAug',
+                transforms=[[
+                    dict(type='Resize', scale_factor=r, keep_ratio=True)
+                    for r in (0.75, 1.0)
+                ],
+                            [
+                                dict(type='RandomFlip', prob=0.),
+                                dict(type='RandomFlip', prob=1.)
+                            ], [dict(type='LoadAnnotations')],
+                            [dict(type='PackSegInputs')]])
+        ],
+        tta_model=dict(type='SegTTAModel'),
         val_evaluator=dict(type='IoUMetric', iou_metrics=['mIoU']),
         test_evaluator=dict(type='IoUMetric', iou_metrics=['mIoU']),
         optim_wrapper=dict(
@@ -204,6 +219,9 @@ def test_train_distill_resume_test_export(workspace):
     _, out = run(['tools/test.py', config, final, '--work-dir',
                   str(tmp / 'test')])
     distiller_miou = miou(out)
+    _, out = run(['tools/test.py', config, final, '--tta', '--work-dir',
+                  str(tmp / 'test_tta')])
+    assert 0 <= miou(out) <= 100
 
     # 5. Export, then evaluate with plain mmseg in a process without mmkd.
     export_dir = str(tmp / 'export')

@@ -9,7 +9,8 @@ class TestTeacherEvalHook(RunnerTestCase):
 
     def test_needs_a_distiller(self):
         cfg = copy.deepcopy(self.iter_based_cfg)
-        cfg.custom_hooks = [dict(type='mmkd.TeacherEvalHook')]
+        cfg.default_scope = 'mmkd'  # the toy model resolves through parents
+        cfg.custom_hooks = [dict(type='TeacherEvalHook')]
         runner = self.build_runner(cfg)
         with self.assertRaisesRegex(TypeError, 'needs a SegDistiller model'):
             runner.train()

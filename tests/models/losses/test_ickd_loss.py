@@ -145,14 +145,15 @@ def test_chunking_does_not_change_result(chunk_size, normalize):
                                             ('row', 'channel'),
                                             (None, 'explicit')])
 def test_gradcheck(normalize, impl):
+    # uneven 2x2 grid on a 4x3 map (cells 2x2 and 2x1), several chunks
     gen = torch.Generator().manual_seed(1)
-    s = torch.randn(2, 3, 5, 4, dtype=torch.float64, generator=gen,
+    s = torch.randn(2, 3, 4, 3, dtype=torch.float64, generator=gen,
                     requires_grad=True)
-    t = torch.randn(2, 3, 5, 4, dtype=torch.float64, generator=gen,
+    t = torch.randn(2, 3, 4, 3, dtype=torch.float64, generator=gen,
                     requires_grad=True)
     assert torch.autograd.gradcheck(
-        lambda a, b: ickd_loss(a, b, (2, 3), normalize, impl=impl,
-                               chunk_size=2), (s, t))
+        lambda a, b: ickd_loss(a, b, (2, 2), normalize, impl=impl,
+                               chunk_size=3), (s, t))
 
 
 @pytest.mark.parametrize('normalize,impl', [(None, 'auto'),
@@ -227,6 +228,15 @@ def test_input_layouts_and_dtypes():
     wide_s[..., ::2] = s
     out = ickd_loss(wide_s[..., ::2], t, (4, 3))
     torch.testing.assert_close(out.double(), ref, rtol=1e-5, atol=0)
+    # autocast does not lower the precision of the fast forms
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        for normalize in (None, 'row'):
+            out = ickd_loss(s, t, (4, 3), normalize)
+            assert out.dtype == torch.float32
+            torch.testing.assert_close(
+                out.double(),
+                ickd_loss_reference(s.double(), t.double(), (4, 3),
+                                    normalize), rtol=1e-5, atol=0)
     # low precision inputs are computed in float32
     out = ickd_loss(s.bfloat16(), t.bfloat16(), (4, 3))
     assert out.dtype == torch.float32

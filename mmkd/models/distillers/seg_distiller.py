@@ -191,8 +191,8 @@ class SegDistiller(BaseModel):
         return item, cfg
 
     @torch.no_grad()
-    def _probe_shapes(self, input_shape) -> Dict[Tuple[str, FeatureSpec],
-                                                  torch.Size]:
+    def _probe_shapes(
+            self, input_shape) -> Dict[Tuple[str, FeatureSpec], torch.Size]:
         """Run a dummy input through both models and record feature shapes.
 
         Raises:

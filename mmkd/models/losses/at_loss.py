@@ -8,37 +8,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmkd.registry import MODELS
+from .utils import check_pair, check_positive
 
 __all__ = ['at_loss', 'ATLoss']
-
-
-def _check_p(p) -> None:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or \
-            not p > 0:
-        raise ValueError(
-            f'p={p!r} must be a positive number (the exponent of |F|; the '
-            f'paper uses 2)')
-
-
-def _check_pair(student: Tensor, teacher: Tensor) -> None:
-    for name, x in (('student', student), ('teacher', teacher)):
-        if not isinstance(x, Tensor):
-            raise ValueError(f'{name} must be a Tensor, got {type(x)}')
-        if x.ndim != 4:
-            raise ValueError(
-                f'{name} must be a B x C x H x W map, got shape '
-                f'{tuple(x.shape)}; reshape it to 4-D')
-        if not x.is_floating_point():
-            raise ValueError(f'{name} must be floating point, got {x.dtype}')
-    s, t = tuple(student.shape), tuple(teacher.shape)
-    if s[0] != t[0]:
-        raise ValueError(
-            f'student {s} and teacher {t} differ in batch size; feed both '
-            f'networks the same images')
-    if s[2:] != t[2:]:
-        raise ValueError(
-            f'student {s} and teacher {t} differ in spatial size; resize '
-            f"the student map to the teacher's H x W (channels may differ)")
 
 
 def attention_map(x: Tensor, p: float = 2) -> Tensor:
@@ -85,8 +57,13 @@ def at_loss(student: Tensor, teacher: Tensor, p: float = 2) -> Tensor:
         ValueError: Inputs not 4-D, different batch or spatial sizes, or a
             bad ``p``.
     """
-    _check_p(p)
-    _check_pair(student, teacher)
+    check_positive('p', p, 'the exponent of |F|; the paper uses 2')
+    check_pair(
+        student,
+        teacher,
+        channel_hint=None,
+        size_hint="resize the student map to the teacher's H x W (channels "
+        'may differ)')
     diff = attention_map(student, p) - attention_map(teacher, p)
     return diff.pow(2).sum(dim=1).mean()
 
@@ -108,10 +85,12 @@ class ATLoss(nn.Module):
     """
 
     requires_target = False
+    # Attention maps average over channels: student and teacher may differ.
+    requires_equal_channels = False
 
     def __init__(self, p: float = 2, loss_weight: float = 1.0) -> None:
         super().__init__()
-        _check_p(p)
+        check_positive('p', p, 'the exponent of |F|; the paper uses 2')
         self.p = p
         self.loss_weight = float(loss_weight)
 

@@ -7,41 +7,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmkd.registry import MODELS
+from .utils import check_pair, check_positive
 
 __all__ = ['cwd_loss', 'ChannelWiseDivergence']
-
-
-def _check_tau(tau) -> None:
-    if isinstance(tau, bool) or not isinstance(tau, (int, float)) or \
-            not tau > 0:
-        raise ValueError(
-            f'tau={tau!r} must be a positive number (the softmax '
-            f'temperature; 1.0 is plain softmax)')
-
-
-def _check_pair(student: Tensor, teacher: Tensor) -> None:
-    for name, x in (('student', student), ('teacher', teacher)):
-        if not isinstance(x, Tensor):
-            raise ValueError(f'{name} must be a Tensor, got {type(x)}')
-        if x.ndim != 4:
-            raise ValueError(
-                f'{name} must be a B x C x H x W map, got shape '
-                f'{tuple(x.shape)}; reshape it to 4-D')
-        if not x.is_floating_point():
-            raise ValueError(f'{name} must be floating point, got {x.dtype}')
-    s, t = tuple(student.shape), tuple(teacher.shape)
-    if s[0] != t[0]:
-        raise ValueError(
-            f'student {s} and teacher {t} differ in batch size; feed both '
-            f'networks the same images')
-    if s[1] != t[1]:
-        raise ValueError(
-            f'student {s} and teacher {t} differ in channels; add a '
-            f'connector')
-    if s[2:] != t[2:]:
-        raise ValueError(
-            f'student {s} and teacher {t} differ in spatial size; resize '
-            f"the student map to the teacher's H x W")
 
 
 def cwd_loss(student: Tensor, teacher: Tensor, tau: float = 1.0) -> Tensor:
@@ -77,8 +45,9 @@ def cwd_loss(student: Tensor, teacher: Tensor, tau: float = 1.0) -> Tensor:
     Raises:
         ValueError: Inputs not 4-D, of different shapes, or a bad ``tau``.
     """
-    _check_tau(tau)
-    _check_pair(student, teacher)
+    check_positive('tau', tau,
+                   'the softmax temperature; 1.0 is plain softmax')
+    check_pair(student, teacher)
     B, C, H, W = student.shape
     dtype = torch.promote_types(student.dtype, torch.float32)
     s = student.to(dtype).reshape(B * C, H * W) / tau
@@ -108,7 +77,8 @@ class ChannelWiseDivergence(nn.Module):
 
     def __init__(self, tau: float = 1.0, loss_weight: float = 1.0) -> None:
         super().__init__()
-        _check_tau(tau)
+        check_positive('tau', tau,
+                       'the softmax temperature; 1.0 is plain softmax')
         self.tau = float(tau)
         self.loss_weight = float(loss_weight)
 

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from mmkd.registry import MODELS
+from .utils import check_pair
 
 __all__ = ['fitnet_loss', 'FitNetsLoss']
 
@@ -18,31 +19,6 @@ def _check_reduction(reduction) -> None:
             f"reduction={reduction!r} is not supported: use 'mean' (mean "
             f"over all elements) or 'sum' (sum over C x H x W, mean over the "
             f'batch)')
-
-
-def _check_pair(student: Tensor, teacher: Tensor) -> None:
-    for name, x in (('student', student), ('teacher', teacher)):
-        if not isinstance(x, Tensor):
-            raise ValueError(f'{name} must be a Tensor, got {type(x)}')
-        if x.ndim != 4:
-            raise ValueError(
-                f'{name} must be a B x C x H x W map, got shape '
-                f'{tuple(x.shape)}; reshape it to 4-D')
-        if not x.is_floating_point():
-            raise ValueError(f'{name} must be floating point, got {x.dtype}')
-    s, t = tuple(student.shape), tuple(teacher.shape)
-    if s[0] != t[0]:
-        raise ValueError(
-            f'student {s} and teacher {t} differ in batch size; feed both '
-            f'networks the same images')
-    if s[1] != t[1]:
-        raise ValueError(
-            f'student {s} and teacher {t} differ in channels; add a '
-            f'connector')
-    if s[2:] != t[2:]:
-        raise ValueError(
-            f'student {s} and teacher {t} differ in spatial size; resize '
-            f"the student map to the teacher's H x W")
 
 
 def fitnet_loss(student: Tensor,
@@ -75,7 +51,7 @@ def fitnet_loss(student: Tensor,
             ``reduction``.
     """
     _check_reduction(reduction)
-    _check_pair(student, teacher)
+    check_pair(student, teacher)
     dtype = torch.promote_types(student.dtype, torch.float32)
     sq = (student.to(dtype) - teacher.to(dtype)).pow(2)
     if reduction == 'mean':

@@ -34,6 +34,7 @@ from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
 from mmkd.registry import MODELS
+from .utils import check_pair
 
 __all__ = ['ickd_loss', 'ickd_loss_reference', 'ICKDLoss']
 
@@ -100,29 +101,8 @@ def _check_options(normalize, row_denominator, impl, chunk_size) -> None:
 
 def _check_tensors(student: Tensor, teacher: Tensor,
                    grid: Tuple[int, int]) -> None:
-    for name, x in (('student', student), ('teacher', teacher)):
-        if not isinstance(x, Tensor):
-            raise ValueError(f'{name} must be a Tensor, got {type(x)}')
-        if x.ndim != 4:
-            raise ValueError(
-                f'{name} must be a B x C x H x W feature map, got shape '
-                f'{tuple(x.shape)}; reshape it to 4-D')
-        if not x.is_floating_point():
-            raise ValueError(
-                f'{name} must be floating point, got {x.dtype}')
-    s, t = tuple(student.shape), tuple(teacher.shape)
-    if s[0] != t[0]:
-        raise ValueError(
-            f'student {s} and teacher {t} differ in batch size; feed both '
-            f'networks the same images')
-    if s[1] != t[1]:
-        raise ValueError(
-            f'student {s} and teacher {t} differ in channels; add a '
-            f'connector')
-    if s[2:] != t[2:]:
-        raise ValueError(
-            f'student {s} and teacher {t} differ in spatial size; resize '
-            f'the student map to the teacher\'s H x W')
+    check_pair(student, teacher, what='a B x C x H x W feature map')
+    s = tuple(student.shape)
     n, m = grid
     H, W = s[2], s[3]
     if n > H or m > W:

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmkd.registry import MODELS
+from .utils import check_pair
 
 __all__ = ['kd_loss', 'KDLoss']
 
@@ -27,31 +28,6 @@ def _check_options(tau, resize) -> None:
             f"resize={resize!r} is not supported: use 'logits' (upsample "
             f"the logits to the label size) or 'target' (downsample the "
             f'labels to the logit size)')
-
-
-def _check_logits(student: Tensor, teacher: Tensor) -> None:
-    for name, x in (('student', student), ('teacher', teacher)):
-        if not isinstance(x, Tensor):
-            raise ValueError(f'{name} must be a Tensor, got {type(x)}')
-        if x.ndim != 4:
-            raise ValueError(
-                f'{name} logits must be B x K x h x w, got shape '
-                f'{tuple(x.shape)}; reshape them to 4-D')
-        if not x.is_floating_point():
-            raise ValueError(f'{name} must be floating point, got {x.dtype}')
-    s, t = tuple(student.shape), tuple(teacher.shape)
-    if s[0] != t[0]:
-        raise ValueError(
-            f'student {s} and teacher {t} differ in batch size; feed both '
-            f'networks the same images')
-    if s[1] != t[1]:
-        raise ValueError(
-            f'student {s} and teacher {t} differ in the number of classes; '
-            f'KD needs logits over the same classes')
-    if s[2:] != t[2:]:
-        raise ValueError(
-            f'student {s} and teacher {t} differ in spatial size; resize '
-            f"the student logits to the teacher's h x w")
 
 
 def _check_target(target: Tensor, batch: int) -> Tensor:
@@ -123,7 +99,13 @@ def kd_loss(student: Tensor,
             an unknown option.
     """
     _check_options(tau, resize)
-    _check_logits(student, teacher)
+    check_pair(
+        student,
+        teacher,
+        what='B x K x h x w logits',
+        channel_hint='differ in the number of classes; KD needs logits '
+        'over the same classes',
+        size_hint="resize the student logits to the teacher's h x w")
     dtype = torch.promote_types(student.dtype, torch.float32)
     student, teacher = student.to(dtype), teacher.to(dtype)
     valid = None

@@ -240,4 +240,3 @@ class _Recording:
 
     def __exit__(self, *exc) -> None:
         self.recorder._state['recording'] = False
-

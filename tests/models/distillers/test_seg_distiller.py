@@ -66,8 +66,9 @@ def test_train_step_updates_student_and_connector_only(
                for p in model.teacher.parameters())
     assert not model.teacher.training
     # Student and connector were updated.
-    assert not torch.equal(model.student.state_dict()['backbone.stem.0.weight'],
-                           student_before['backbone.stem.0.weight'])
+    stem = 'backbone.stem.0.weight'
+    assert not torch.equal(model.student.state_dict()[stem],
+                           student_before[stem])
     bn_stats = 'backbone.layer1.0.bn1.running_mean'
     assert not torch.equal(model.student.state_dict()[bn_stats],
                            student_before[bn_stats])

@@ -6,16 +6,6 @@ import torch
 from mmkd.models.losses.at_loss import ATLoss, at_loss
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    # the tensors here are tiny: extra threads only add start-up cost and,
-    # on a busy machine, contention
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_value_by_hand():
     # student B=1, C=2, 1x2 map, both channels [1, 0]:
     #   mean_c |F|^2 = [1, 0] -> normalised a_S = [1, 0]

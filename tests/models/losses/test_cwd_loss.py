@@ -6,16 +6,6 @@ import torch
 from mmkd.models.losses.cwd_loss import ChannelWiseDivergence, cwd_loss
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    # the tensors here are tiny: extra threads only add start-up cost and,
-    # on a busy machine, contention
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_value_by_hand():
     # B=1, C=1, 1x2 map: teacher [ln 3, 0] -> spatial softmax [3/4, 1/4],
     # student [0, 0] -> [1/2, 1/2];

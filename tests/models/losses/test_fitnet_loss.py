@@ -4,16 +4,6 @@ import torch
 from mmkd.models.losses.fitnet_loss import FitNetsLoss, fitnet_loss
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    # the tensors here are tiny: extra threads only add start-up cost and,
-    # on a busy machine, contention
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_value_by_hand():
     # sample 0: student [1, 2], teacher [0, 0] -> squared errors 1, 4
     # sample 1: student = teacher -> 0

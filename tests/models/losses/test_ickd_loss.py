@@ -10,16 +10,6 @@ FAST_IMPLS = ['auto', 'pixel', 'channel']
 ALL_IMPLS = FAST_IMPLS + ['explicit']
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    # the tensors here are tiny: extra threads only add start-up cost and,
-    # on a busy machine, contention
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _hand_pair(batch=1):
     # student, one sample, C=2, 2x2 map; channels flattened to 4 pixels:
     #   s0 = [1, 0, 0, 1], s1 = [0, 1, 1, 0]  ->  G_S = [[2, 0], [0, 2]]

@@ -7,15 +7,6 @@ import torch.nn.functional as F
 from mmkd.models.losses.kd_loss import KDLoss, kd_loss
 
 
-@pytest.fixture(autouse=True, scope='module')
-def _one_thread():
-    # the tensors here are tiny: extra threads only add start-up cost and,
-    # on a busy machine, contention
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 LN3 = math.log(3.0)
 
 

@@ -1,0 +1,228 @@
+"""The quickstart: its configs, its helpers and a tiny run end to end."""
+import json
+import os
+import os.path as osp
+
+import pytest
+from mmengine.config import Config
+
+from mmkd.apis.quickstart import (QUICKSTART_STAGES, gap_fraction,
+                                  load_teacher_cache, parse_iters,
+                                  quickstart_config_path, run_quickstart,
+                                  set_max_iters, stage_config,
+                                  teacher_cache_key)
+from mmkd.datasets.synthetic_voc import SYNTHETIC_METAINFO
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+RECIPE_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader',
+               'val_evaluator', 'test_evaluator', 'optim_wrapper',
+               'param_scheduler', 'train_cfg', 'val_cfg', 'test_cfg',
+               'default_hooks', 'auto_scale_lr', 'env_cfg', 'randomness')
+
+
+def plain(obj):
+    if isinstance(obj, dict):
+        return {k: plain(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(v) for v in obj]
+    return obj
+
+
+def load(stage):
+    return Config.fromfile(quickstart_config_path(stage))
+
+
+def walk_types(cfg):
+    if isinstance(cfg, dict):
+        if 'type' in cfg:
+            yield cfg['type']
+        for value in cfg.values():
+            yield from walk_types(value)
+    elif isinstance(cfg, (list, tuple)):
+        for value in cfg:
+            yield from walk_types(value)
+
+
+@pytest.mark.parametrize('stage', list(QUICKSTART_STAGES))
+def test_configs_use_plain_mmseg_types(stage):
+    cfg = load(stage)
+    assert cfg.default_scope == 'mmkd'
+    for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        ds = cfg[key].dataset
+        # mmseg's own dataset class, so exported students load without mmkd
+        assert ds.type == 'BaseSegDataset'
+        assert ds.data_root == 'data/synthetic_voc/VOC2012'
+        assert plain(ds.metainfo) == plain(SYNTHETIC_METAINFO)
+    nets = [cfg.model] if cfg.model.type != 'SegDistiller' else [
+        cfg.model.student, cfg.model.teacher
+    ]
+    for net in nets:
+        assert net.type == 'EncoderDecoder'
+        assert net.backbone.type == 'ResNetV1c'
+        assert net.decode_head.type == 'ASPPHead'
+        assert net.decode_head.num_classes == len(
+            SYNTHETIC_METAINFO['classes'])
+        assert net.pretrained is None  # nothing to download
+    # Only the distiller and its parts come from mmkd.
+    from mmseg.registry import MODELS as MMSEG_MODELS
+    for t in walk_types(plain(cfg.model)):
+        if t not in ('SegDistiller', 'ConvBNConnector', 'ICKDLoss', 'KDLoss'):
+            assert MMSEG_MODELS.get(t) is not None, t
+
+
+def test_distillers_share_the_baseline_recipe_and_teacher():
+    base = load('baseline')
+    teacher = load('teacher')
+    for stage in QUICKSTART_STAGES:
+        if stage in ('teacher', 'baseline'):
+            continue
+        cfg = load(stage)
+        assert cfg.model.type == 'SegDistiller'
+        assert plain(cfg.model.student) == plain(base.model)
+        assert plain(cfg.model.teacher) == plain(teacher.model)
+        for key in RECIPE_KEYS:
+            assert plain(cfg.get(key)) == plain(base.get(key)), (stage, key)
+    ickd = load('ickd')
+    (item, ) = ickd.model.distill
+    assert item.loss.type == 'ICKDLoss'
+    assert item.loss.loss_weight == ickd.ickd_alpha
+    kd = load('kd')
+    (item, ) = kd.model.distill
+    assert item.loss.type == 'KDLoss'
+    assert item.student_feature.module == 'decode_head.conv_seg'
+
+
+def test_parse_iters():
+    assert parse_iters(None) == dict(scale=1.0, teacher=None, student=None)
+    assert parse_iters('0.5x')['scale'] == 0.5
+    assert parse_iters('2')['scale'] == 2.0
+    assert parse_iters(3)['scale'] == 3.0
+    assert parse_iters('teacher=10, student=5') == dict(
+        scale=1.0, teacher=10, student=5)
+    assert parse_iters(dict(student=7))['student'] == 7
+    for bad in ('abc', 'teacher=x', 'foo=3', '0', '-1x', 'student'):
+        with pytest.raises(ValueError):
+            parse_iters(bad)
+
+
+def test_set_max_iters_rescales_the_schedule():
+    cfg = load('baseline')
+    old = cfg.train_cfg.max_iters
+    cfg.param_scheduler.insert(
+        0, dict(type='LinearLR', begin=0, end=old // 10, by_epoch=False))
+    set_max_iters(cfg, 50)
+    assert cfg.train_cfg.max_iters == 50
+    assert cfg.train_cfg.val_interval == 50
+    assert cfg.param_scheduler[0]['end'] == 5
+    assert cfg.param_scheduler[-1].end == 50
+    assert cfg.default_hooks.checkpoint.interval == 50
+    assert 1 <= cfg.default_hooks.logger.interval <= 10
+
+
+def test_stage_config_overrides(tmp_path):
+    iters = parse_iters('teacher=7,student=3')
+    cfg = stage_config('ickd', data_root=str(tmp_path), work_dir='wd',
+                       iters=iters, seed=5, teacher_checkpoint='t.pth')
+    assert cfg.train_cfg.max_iters == 3
+    assert cfg.randomness.seed == 5
+    assert cfg.model.teacher_checkpoint == 't.pth'
+    assert cfg.train_dataloader.dataset.data_root == str(tmp_path)
+    assert cfg.work_dir == 'wd'
+    teacher = stage_config('teacher', data_root='d', work_dir='w',
+                           iters=iters, seed=5)
+    assert teacher.train_cfg.max_iters == 7
+    assert teacher.randomness.seed == load('teacher').randomness.seed
+    with pytest.raises(ValueError):
+        stage_config('kd', data_root='d', work_dir='w')
+
+
+def test_gap_fraction():
+    assert gap_fraction(50, 40, 60) == pytest.approx(0.5)
+    assert gap_fraction(35, 40, 60) == pytest.approx(-0.25)
+    assert gap_fraction(60, 40, 60) == pytest.approx(1.0)
+    assert gap_fraction(50, 40, 40) is None
+    assert gap_fraction(50, 40, 30) is None
+
+
+def test_teacher_cache_key():
+    meta = dict(seed=0, img_size=128, num_train=600, stats=dict(a=1))
+    cfg = stage_config('teacher', data_root='a', work_dir='w1')
+    key = teacher_cache_key(cfg, meta)
+    # The data root, work dir and the data statistics do not matter ...
+    other = stage_config('teacher', data_root='b', work_dir='w2')
+    assert teacher_cache_key(other, dict(meta, stats=None)) == key
+    # ... the recipe, the model and the data request do.
+    longer = stage_config('teacher', data_root='a', work_dir='w1',
+                          iters=parse_iters('2x'))
+    assert teacher_cache_key(longer, meta) != key
+    assert teacher_cache_key(cfg, dict(meta, seed=1)) != key
+    cfg.model.decode_head.channels += 1
+    assert teacher_cache_key(cfg, meta) != key
+
+
+def test_quickstart_tiny_end_to_end(tmp_path):
+    """The whole pipeline (data, teacher, baseline, ICKD-S, KD, table,
+    report, cache) on a few images for a few iterations."""
+    work_dir = str(tmp_path / 'work')
+    data_root = str(tmp_path / 'data')
+    lines = []
+    result = run_quickstart(
+        work_dir=work_dir, data_root=data_root, tiny=True, log=lines.append)
+
+    assert list(result.stages) == ['teacher', 'baseline', 'ickd', 'kd']
+    for name, stage in result.stages.items():
+        assert osp.isfile(stage.checkpoint), name
+        assert 0 <= stage.miou <= 100
+        assert stage.scalars is not None, name  # mmengine's json log
+        assert stage.max_iters == 2
+    assert not result.stages['teacher'].cached
+    assert set(result.gaps) == {'ickd', 'kd'}
+    text = '\n'.join(lines)
+    for label in ('Teacher', 'Student alone', 'ICKD-S', 'KD', 'gap closed'):
+        assert label in text
+    # Distillation terms were logged by the distilled runs.
+    with open(result.stages['ickd'].scalars) as f:
+        assert 'distill.loss_ickd' in f.read()
+
+    report = osp.join(work_dir, 'report')
+    for name in ('loss_curves.png', 'miou_bars.png', 'icc_heatmaps.png',
+                 'predictions.png'):
+        path = osp.join(report, name)
+        assert osp.getsize(path) > 10_000, name
+        with open(path, 'rb') as f:
+            assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    with open(osp.join(report, 'results.json')) as f:
+        saved = json.load(f)
+    assert [r['stage'] for r in saved['results']] == list(result.stages)
+    with open(osp.join(report, 'icc_stats.json')) as f:
+        icc = json.load(f)
+    assert set(icc['ickd_loss']) == {'baseline', 'ickd'}
+
+    # The teacher cache: valid for the same request, atomically written,
+    # invalid once its checkpoint is gone or the request changes.
+    teacher_dir = osp.join(work_dir, 'teacher')
+    cfg = stage_config(
+        'teacher',
+        data_root=result.data_root,
+        work_dir=teacher_dir,
+        iters=parse_iters('teacher=2,student=2'))
+    from mmkd.datasets.synthetic_voc import load_synthetic_meta
+    key = teacher_cache_key(cfg, load_synthetic_meta(result.data_root))
+    record = load_teacher_cache(teacher_dir, key)
+    assert record is not None
+    assert record['checkpoint'] == result.stages['teacher'].checkpoint
+    assert not [f for f in os.listdir(teacher_dir) if '.tmp' in f]
+    assert load_teacher_cache(teacher_dir, 'other-key') is None
+
+    # A second run reuses the cached teacher (and only trains what it must).
+    lines.clear()
+    again = run_quickstart(
+        work_dir=work_dir, data_root=data_root, tiny=True, methods=(),
+        report=False, log=lines.append)
+    assert again.stages['teacher'].cached
+    assert again.stages['teacher'].miou == result.stages['teacher'].miou
+    assert list(again.stages) == ['teacher', 'baseline']
+    assert any('cached teacher' in line for line in lines)
+
+    os.remove(record['checkpoint'])
+    assert load_teacher_cache(teacher_dir, key) is None

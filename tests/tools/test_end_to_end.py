@@ -16,7 +16,7 @@ import sys
 import textwrap
 
 import pytest
-from conftest import tiny_deeplabv3
+from tiny_models import tiny_deeplabv3
 from mmengine.config import Config
 
 from mmkd.datasets import SYNTHETIC_CLASSES, SYNTHETIC_PALETTE

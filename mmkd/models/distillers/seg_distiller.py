@@ -347,6 +347,27 @@ class SegDistiller(BaseModel):
         finally:
             self._predict_with = previous
 
+    # mmseg's SegTTAModel and visualisers read these from the segmentor.
+    @property
+    def out_channels(self) -> int:
+        """``out_channels`` of the segmentor that predicts."""
+        return self._predictor.out_channels
+
+    @property
+    def num_classes(self) -> int:
+        """``num_classes`` of the segmentor that predicts."""
+        return self._predictor.num_classes
+
+    @property
+    def align_corners(self) -> bool:
+        """``align_corners`` of the segmentor that predicts."""
+        return self._predictor.align_corners
+
+    @property
+    def decode_head(self) -> nn.Module:
+        """``decode_head`` of the segmentor that predicts."""
+        return self._predictor.decode_head
+
     @property
     def _predictor(self) -> nn.Module:
         return self.teacher if self._predict_with == 'teacher' \

@@ -257,3 +257,13 @@ def test_teacher_fast_path_rejects_bad_options(student_cfg, teacher_cfg):
               teacher_fast_path=dict(autocast='int8'))
     with pytest.raises(ValueError, match=r"unknown options \['amp'\]"):
         build(student_cfg, teacher_cfg, [], teacher_fast_path=dict(amp=True))
+
+
+def test_exposes_the_predicting_segmentors_attributes(student_cfg,
+                                                      teacher_cfg):
+    model = build(student_cfg, teacher_cfg, [ickd_item()])
+    assert model.out_channels == model.student.out_channels == 5
+    assert model.num_classes == 5 and model.align_corners is False
+    assert model.decode_head is model.student.decode_head
+    with model.predicting_with('teacher'):
+        assert model.decode_head is model.teacher.decode_head

@@ -82,6 +82,10 @@ def test_distillers_share_the_baseline_recipe_and_teacher():
         assert plain(cfg.model.teacher) == plain(teacher.model)
         for key in RECIPE_KEYS:
             assert plain(cfg.get(key)) == plain(base.get(key)), (stage, key)
+    # the checkpoint the distillation configs name is the one the teacher
+    # config writes
+    assert load('ickd').model.teacher_checkpoint.endswith(
+        f'/iter_{teacher.train_cfg.max_iters}.pth')
     ickd = load('ickd')
     (item, ) = ickd.model.distill
     assert item.loss.type == 'ICKDLoss'

@@ -4,15 +4,15 @@
 # and change nothing but the model (student wrapped in a SegDistiller).
 #   python tools/train.py configs/quickstart/baseline_deeplabv3_r18-w8-d16_synvoc-96x96.py
 _base_ = [
-    './_base_/models.py', '../_base_/datasets/synthetic_voc.py',
+    './_base_/models.py', './_base_/data.py',
     '../_base_/default_runtime.py', './_base_/schedule.py'
 ]
-max_iters = 300
+max_iters = 1200
 model = _base_.student_model
 param_scheduler = [
     dict(
         type='PolyLR',
-        eta_min=1e-4,
+        eta_min=0.0,
         power=0.9,
         begin=0,
         end=max_iters,

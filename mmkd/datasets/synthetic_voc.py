@@ -12,11 +12,16 @@ own dataset classes and pipelines::
 
 The task is meant to be learnable but not trivial:
 
-* object classes are defined by *shape* only (disc, ring, triangle, ...);
-  object and background colours/textures are drawn from one distribution,
+* object classes are defined by *shape* only (disc, ring, triangle, ...):
+  every class draws its colours and textures from the same distribution,
   so colour carries no class information;
+* objects are vivid and backgrounds muted (greyish colours), as objects
+  stand out from their surroundings in photos; version 1 drew both from
+  one distribution, which made figure/ground itself a matter of shape and
+  left the task unlearnable in a few CPU minutes (every model predicted
+  background only);
 * backgrounds are cluttered with textured blobs and wiggly lines that are
-  not objects;
+  not objects, a fifth of them vivid (hard negatives);
 * objects vary in scale, aspect and rotation, are truncated by the image
   border and occlude each other (labels follow the visible surface);
 * the thin ``bar`` class is 1.5-3.5 px wide at 128 px; class frequencies are
@@ -60,7 +65,7 @@ __all__ = [
 ]
 
 GENERATOR_NAME = 'mmkd.datasets.synthetic_voc'
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 JPEG_QUALITY = 90
 _SUPERSAMPLE = 4
 
@@ -169,6 +174,9 @@ def _shape_polygons(name: str, rng: np.random.Generator
     raise ValueError(f'unknown shape {name}')
 
 
+# Object size: radius as a fraction of the image side, log-uniform.
+_RADIUS = (0.08, 0.4)
+
 # (min, max) of the y/x aspect applied before rotation, per shape.
 _ASPECT = dict(
     disc=(0.9, 1.1), ring=(0.9, 1.1), triangle=(0.65, 1.2),
@@ -210,8 +218,26 @@ class _Canvas:
         return small.astype(np.float32) / 255.0
 
 
-def _colour(rng: np.random.Generator) -> np.ndarray:
-    return rng.random(3).astype(np.float32)
+def _hsv_to_rgb(h: float, s: float, v: float) -> np.ndarray:
+    hsv = np.array([[[h * 179.0, s * 255.0, v * 255.0]]], np.float32)
+    rgb = cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+    return rgb[0, 0].astype(np.float32) / 255.0
+
+
+# Two colour families. Objects are vivid (saturated, bright); backgrounds
+# and their clutter are muted (greyish). Both draw the hue uniformly, and
+# every object class draws from the same family, so colour says "object or
+# not" (as texture statistics do in real photos) but never *which* object:
+# the class is in the shape alone.
+_PALETTES = dict(
+    object=dict(sat=(0.55, 1.0), val=(0.55, 1.0)),
+    background=dict(sat=(0.0, 0.35), val=(0.2, 0.85)))
+
+
+def _colour(rng: np.random.Generator, family: str = 'object') -> np.ndarray:
+    fam = _PALETTES[family]
+    return _hsv_to_rgb(rng.random(), rng.uniform(*fam['sat']),
+                       rng.uniform(*fam['val']))
 
 
 def _smooth_field(rng: np.random.Generator, size: int, cells: int,
@@ -221,13 +247,21 @@ def _smooth_field(rng: np.random.Generator, size: int, cells: int,
     return up.reshape(size, size, channels)
 
 
-def _texture(rng: np.random.Generator, cv: _Canvas) -> np.ndarray:
-    """A random (size, size, 3) texture in [0, 1]; colour is class-agnostic."""
+# Texture kinds and their probabilities, per colour family.
+_TEXTURE_KINDS = ('solid', 'stripes', 'checker', 'gradient', 'noise',
+                  'smooth', 'multicolour')
+_TEXTURE_PROBS = dict(
+    object=(0.30, 0.17, 0.10, 0.20, 0.05, 0.13, 0.05),
+    background=(0.10, 0.17, 0.12, 0.15, 0.16, 0.16, 0.14))
+
+
+def _texture(rng: np.random.Generator, cv: _Canvas,
+             family: str = 'object') -> np.ndarray:
+    """A random (size, size, 3) texture in [0, 1] of one colour family;
+    the same for every object class."""
     s = cv.size
-    c1, c2 = _colour(rng), _colour(rng)
-    kind = rng.choice(['solid', 'stripes', 'checker', 'gradient', 'noise',
-                       'smooth', 'multicolour'],
-                      p=[0.18, 0.17, 0.12, 0.15, 0.12, 0.14, 0.12])
+    c1, c2 = _colour(rng, family), _colour(rng, family)
+    kind = rng.choice(_TEXTURE_KINDS, p=_TEXTURE_PROBS[family])
     theta = rng.uniform(0, np.pi)
     u = cv.xs * math.cos(theta) + cv.ys * math.sin(theta)
     v = -cv.xs * math.sin(theta) + cv.ys * math.cos(theta)
@@ -256,25 +290,37 @@ def _texture(rng: np.random.Generator, cv: _Canvas) -> np.ndarray:
     elif kind == 'smooth':
         t = _smooth_field(rng, s, int(rng.integers(3, 9)))
         tex = c1 + (c2 - c1) * t
-    else:  # multicolour smooth field
-        tex = _smooth_field(rng, s, int(rng.integers(2, 7)), 3)
+    else:  # several colours of the family blended by a smooth field
+        cols = np.stack([_colour(rng, family) for _ in range(3)])
+        wts = _smooth_field(rng, s, int(rng.integers(2, 7)), 3) ** 2
+        wts /= wts.sum(-1, keepdims=True) + 1e-6
+        tex = wts @ cols
     tex = tex + rng.normal(0, 0.02, (s, s, 3)).astype(np.float32)
     return np.clip(tex, 0, 1).astype(np.float32)
 
 
+# Hard negatives: the fraction of clutter drawn with vivid (object) colours.
+_VIVID_CLUTTER = 0.2
+
+
 def _background(rng: np.random.Generator, cv: _Canvas) -> np.ndarray:
-    """Textured background with clutter (blobs, wiggly lines) that is not an
-    object class; its colours come from the same distribution as objects'."""
+    """Muted textured background with clutter that is not an object class:
+    irregular blobs and wiggly lines, a few of them vivid like objects."""
     s = cv.size
-    img = _texture(rng, cv)
+
+    def family():
+        return 'object' if rng.random() < _VIVID_CLUTTER else 'background'
+
+    img = _texture(rng, cv, 'background')
     # irregular blobs: thresholded smooth noise (no object-like outline)
-    for _ in range(int(rng.integers(1, 5))):
-        field = _smooth_field(rng, s, int(rng.integers(4, 9)))[..., 0]
-        thr = np.quantile(field, rng.uniform(0.8, 0.95))
+    for _ in range(int(rng.integers(1, 4))):
+        field = _smooth_field(rng, s, int(rng.integers(5, 10)))[..., 0]
+        thr = np.quantile(field, rng.uniform(0.85, 0.95))
         a = cv2.GaussianBlur((field > thr).astype(np.float32), (3, 3), 0.7)
-        img = img * (1 - a[..., None]) + _texture(rng, cv) * a[..., None]
+        img = img * (1 - a[..., None]) + _texture(rng, cv,
+                                                  family()) * a[..., None]
     # wiggly lines / scribbles: clearly curved so they are not ``bar``
-    for _ in range(int(rng.integers(0, 5))):
+    for _ in range(int(rng.integers(0, 4))):
         n = 40
         t = np.linspace(0, 1, n)
         p0 = rng.uniform(0, s, 2)
@@ -287,8 +333,8 @@ def _background(rng: np.random.Generator, cv: _Canvas) -> np.ndarray:
         x = p0[0] + along * math.cos(ang) - across * math.sin(ang)
         y = p0[1] + along * math.sin(ang) + across * math.cos(ang)
         a = cv.polyline_alpha(
-            np.stack([x, y], 1), rng.uniform(1.0, 3.0) * s / 128)
-        col = _colour(rng) if rng.random() < 0.6 else _texture(rng, cv)
+            np.stack([x, y], 1), rng.uniform(1.0, 2.5) * s / 128)
+        col = _colour(rng, family())
         img = img * (1 - a[..., None]) + col * a[..., None]
     return img
 
@@ -297,7 +343,8 @@ def _object_polygons(name: str, rng: np.random.Generator,
                      size: int) -> List[Tuple[np.ndarray, int]]:
     """Polygons of one randomly placed/scaled/rotated object, pixel units."""
     rot = rng.uniform(0, 2 * np.pi)
-    cx, cy = rng.uniform(0, size, 2)  # may be truncated by the border
+    # centres near the border: large objects get truncated
+    cx, cy = rng.uniform(0.05, 0.95, 2) * size
     if name == 'bar':
         length = rng.uniform(0.3, 0.9) * size
         width = rng.uniform(1.5, 3.5) * size / 128
@@ -305,7 +352,8 @@ def _object_polygons(name: str, rng: np.random.Generator,
         sx, sy = length / 2, width / 2
     else:
         polys = _shape_polygons(name, rng)
-        radius = math.exp(rng.uniform(math.log(0.06), math.log(0.45))) * size
+        lo_r, hi_r = math.log(_RADIUS[0]), math.log(_RADIUS[1])
+        radius = math.exp(rng.uniform(lo_r, hi_r)) * size
         lo, hi = _ASPECT[name]
         sx, sy = radius, radius * rng.uniform(lo, hi)
     c, s_ = math.cos(rot), math.sin(rot)
@@ -339,13 +387,13 @@ def render_sample(rng: np.random.Generator, img_size: int = 128,
     img = _background(rng, cv)
     label = np.zeros((img_size, img_size), np.uint8)
     depth = np.full((img_size, img_size), -1, np.int32)
-    num_obj = 1 + int(rng.binomial(6, 0.4))
+    num_obj = 1 + int(rng.binomial(5, 0.4))
     for z in range(num_obj):
         cls = int(rng.choice(len(names), p=weights)) + 1
         alpha = cv.alpha(_object_polygons(names[cls - 1], rng, img_size))
         if rng.random() < 0.25:  # slightly soft edges
             alpha = cv2.GaussianBlur(alpha, (3, 3), 0.6)
-        tex = _texture(rng, cv)
+        tex = _texture(rng, cv, 'object')
         if rng.random() < 0.3:  # shading across the object
             g = _smooth_field(rng, img_size, 3)
             tex = np.clip(tex * (0.7 + 0.6 * g), 0, 1)

@@ -5,6 +5,7 @@ import json
 import os
 import os.path as osp
 
+import cv2
 import numpy as np
 import pytest
 from PIL import Image
@@ -331,6 +332,23 @@ def test_colour_does_not_identify_class():
                if (truth == c).any()]
     chance = 1 / (K - 1)
     assert np.mean(recalls) < 2 * chance
+
+
+def test_objects_are_vivid_and_backgrounds_muted():
+    """Figure/ground is visible in the colour statistics (objects draw vivid
+    colours, backgrounds muted ones, a few vivid clutter blobs aside), while
+    the class is not (test above)."""
+    sat_fg, sat_bg = [], []
+    for i in range(40):
+        img, lab = render_sample(np.random.default_rng([300, i]), 64)
+        hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV)[..., 1] / 255.0
+        fg, bg = (lab > 0) & (lab < K), lab == 0
+        sat_fg.append(hsv[fg])
+        sat_bg.append(hsv[bg])
+    fg, bg = np.concatenate(sat_fg), np.concatenate(sat_bg)
+    assert np.median(fg) > np.median(bg) + 0.2
+    # not a giveaway either: some background is as vivid as objects
+    assert (bg > np.median(fg)).mean() > 0.02
 
 
 def test_cli(tmp_path, capsys):

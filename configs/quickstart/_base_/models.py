@@ -3,7 +3,7 @@
 # (configs/_base_/models/deeplabv3_r18-d8.py), narrowed so that both train
 # from scratch on a 2-core CPU in minutes:
 #
-#   teacher_model  ResNetV1c-18, width 32 (1/2 of ResNet-18), head 128 ch
+#   teacher_model  ResNetV1c-18, width 16 (1/4 of ResNet-18), head 64 ch
 #   student_model  ResNetV1c-18, width 8  (1/8 of ResNet-18), head 32 ch
 #
 # Both use output stride 16 (strides (1, 2, 2, 1), dilations (1, 1, 1, 2)),
@@ -33,8 +33,8 @@ teacher_model = dict(
     backbone=dict(
         type='ResNetV1c',
         depth=18,
-        stem_channels=32,
-        base_channels=32,
+        stem_channels=16,
+        base_channels=16,
         num_stages=4,
         out_indices=(0, 1, 2, 3),
         dilations=(1, 1, 1, 2),
@@ -45,9 +45,9 @@ teacher_model = dict(
         contract_dilation=True),
     decode_head=dict(
         type='ASPPHead',
-        in_channels=256,
+        in_channels=128,
         in_index=3,
-        channels=128,
+        channels=64,
         dilations=(1, 2, 3, 4),
         dropout_ratio=0.1,
         num_classes=num_classes,
@@ -57,9 +57,9 @@ teacher_model = dict(
             type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
     auxiliary_head=dict(
         type='FCNHead',
-        in_channels=128,
+        in_channels=64,
         in_index=2,
-        channels=64,
+        channels=32,
         num_convs=1,
         concat_input=False,
         dropout_ratio=0.1,

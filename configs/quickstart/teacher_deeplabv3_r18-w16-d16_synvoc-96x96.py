@@ -1,18 +1,18 @@
-# Quickstart teacher: DeepLabV3, ResNetV1c-18 at half width (32), output
+# Quickstart teacher: DeepLabV3, ResNetV1c-18 at quarter width (16), output
 # stride 16, trained from scratch on the synthetic VOC-format data (96x96
 # crops of 128x128 images, batch 8). The quickstart trains it once and
 # caches it in work_dirs/quickstart/teacher/.
-#   python tools/train.py configs/quickstart/teacher_deeplabv3_r18-w32-d16_synvoc-96x96.py
+#   python tools/train.py configs/quickstart/teacher_deeplabv3_r18-w16-d16_synvoc-96x96.py
 _base_ = [
-    './_base_/models.py', '../_base_/datasets/synthetic_voc.py',
+    './_base_/models.py', './_base_/data.py',
     '../_base_/default_runtime.py', './_base_/schedule.py'
 ]
-max_iters = 300
+max_iters = 2500
 model = _base_.teacher_model
 param_scheduler = [
     dict(
         type='PolyLR',
-        eta_min=1e-4,
+        eta_min=0.0,
         power=0.9,
         begin=0,
         end=max_iters,

@@ -1,21 +1,25 @@
 # ICKD-S (Liu et al., ICCV 2021) on the quickstart pair:
-#   teacher  DeepLabV3 ResNetV1c-18 width 32 (quickstart teacher), frozen
+#   teacher  DeepLabV3 ResNetV1c-18 width 16 (quickstart teacher), frozen
 #   student  DeepLabV3 ResNetV1c-18 width 8, exactly the baseline's recipe
 #            (this config inherits the baseline and only wraps its model)
 # Distilled feature: the decode head's last feature, the output of
 # `decode_head.bottleneck` (ASPP fused, conv + BN + ReLU, before Dropout2d
 # and the 1x1 classifier; see configs/ickd_voc.py for why pre-dropout),
-# 32 channels in the student, 128 in the teacher, lifted by a
+# 32 channels in the student, 64 in the teacher, lifted by a
 # ConvBNConnector; 6x6 on a 96x96 training crop at output stride 16.
 # Loss: L = L_seg + ickd_alpha * L_ickd with a 2x2 grid (3x3-pixel cells).
 #   python tools/train.py \
-#       configs/quickstart/ickd-s2x2_deeplabv3-r18-w32_deeplabv3-r18-w8_synvoc-96x96.py \
+#       configs/quickstart/ickd-s2x2_deeplabv3-r18-w16_deeplabv3-r18-w8_synvoc-96x96.py \
 #       --cfg-options model.teacher_checkpoint=PATH/TO/TEACHER.pth
-# ickd_alpha: see docs/quickstart.md ("Choosing alpha") for the measured
-# initial loss magnitudes this value comes from.
+# ickd_alpha is the raw loss weight. Measured on this pair (paper form, sum
+# over the 3x3-pixel cells' Gram differences): the ICKD term starts near 19
+# and ends near 11 at weight 1, against a cross-entropy of 1.5 falling to
+# 0.7, so 0.1 makes it as large as the segmentation loss. The VOC configs'
+# per-pixel rule (10 / p^2 = 1.1 here) made it 20x the segmentation loss on
+# this small head, and the student then learned less (see README, quickstart).
 _base_ = ['./baseline_deeplabv3_r18-w8-d16_synvoc-96x96.py', './_base_/teacher.py']
 
-ickd_alpha = 1.0
+ickd_alpha = 0.1
 
 model = dict(
     _delete_=True,

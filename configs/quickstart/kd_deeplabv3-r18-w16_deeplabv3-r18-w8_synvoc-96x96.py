@@ -5,7 +5,7 @@
 # same size in both models), averaged over non-ignored pixels. The student
 # and its recipe are exactly the baseline's (this config inherits it).
 #   python tools/train.py \
-#       configs/quickstart/kd_deeplabv3-r18-w32_deeplabv3-r18-w8_synvoc-96x96.py \
+#       configs/quickstart/kd_deeplabv3-r18-w16_deeplabv3-r18-w8_synvoc-96x96.py \
 #       --cfg-options model.teacher_checkpoint=PATH/TO/TEACHER.pth
 _base_ = ['./baseline_deeplabv3_r18-w8-d16_synvoc-96x96.py', './_base_/teacher.py']
 

@@ -11,15 +11,18 @@
 #   python tools/train.py \
 #       configs/quickstart/ickd-s2x2_deeplabv3-r18-w16_deeplabv3-r18-w8_synvoc-96x96.py \
 #       --cfg-options model.teacher_checkpoint=PATH/TO/TEACHER.pth
-# ickd_alpha is the raw loss weight. Measured on this pair (paper form, sum
-# over the 3x3-pixel cells' Gram differences): the ICKD term starts near 19
-# and ends near 11 at weight 1, against a cross-entropy of 1.5 falling to
-# 0.7, so 0.1 makes it as large as the segmentation loss. The VOC configs'
-# per-pixel rule (10 / p^2 = 1.1 here) made it 20x the segmentation loss on
-# this small head, and the student then learned less (see README, quickstart).
+# ickd_alpha is the raw loss weight, chosen on this pair (seed 0, 1200
+# iterations, mIoU on the 150 val images; student alone 14.0, teacher 25.3):
+#   alpha  0.01  0.02  0.05  0.5
+#   mIoU   16.6  17.1  16.1  13.4
+# At 0.02 the weighted ICKD term starts near 1.0 and settles near 0.5, about
+# half the cross-entropy; at 0.5 it is 10x the cross-entropy and the
+# student learns less than alone. The VOC configs' per-pixel rule
+# (10 / p^2 = 1.1 for 3x3-pixel cells) is far too strong on this small,
+# from-scratch head.
 _base_ = ['./baseline_deeplabv3_r18-w8-d16_synvoc-96x96.py', './_base_/teacher.py']
 
-ickd_alpha = 0.1
+ickd_alpha = 0.02
 
 model = dict(
     _delete_=True,

@@ -233,7 +233,8 @@ def test_hooks_removed_on_teardown(student_cfg, teacher_cfg):
 def test_teacher_fast_path_matches_plain_teacher(student_cfg, teacher_cfg,
                                                  make_batch, fast_path):
     torch.manual_seed(0)
-    plain = build(student_cfg, teacher_cfg, [ickd_item()]).eval()
+    plain = build(student_cfg, teacher_cfg, [ickd_item()],
+                  teacher_fast_path=dict(channels_last=False)).eval()
     fast = build(student_cfg, teacher_cfg, [ickd_item()],
                  teacher_fast_path=fast_path).eval()
     fast.load_state_dict(plain.state_dict())
@@ -249,6 +250,24 @@ def test_teacher_fast_path_matches_plain_teacher(student_cfg, teacher_cfg,
     else:
         torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-6)
     assert got.dtype == torch.float32
+
+
+def test_teacher_fast_path_defaults(student_cfg, teacher_cfg):
+    model = build(student_cfg, teacher_cfg, [ickd_item()])
+    conv = next(m for m in model.teacher.modules()
+                if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert model._teacher_autocast is None
+    # options given update the defaults; channels_last can be turned off
+    model = build(student_cfg, teacher_cfg, [ickd_item()],
+                  teacher_fast_path=dict(channels_last=False))
+    conv = next(m for m in model.teacher.modules()
+                if isinstance(m, torch.nn.Conv2d))
+    assert not conv.weight.is_contiguous(memory_format=torch.channels_last)
+    # the student is never touched
+    conv = next(m for m in model.student.modules()
+                if isinstance(m, torch.nn.Conv2d))
+    assert conv.weight.is_contiguous()
 
 
 def test_teacher_fast_path_rejects_bad_options(student_cfg, teacher_cfg):

@@ -24,6 +24,8 @@ import pytest
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
 
+from cfg_helpers import plain
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / 'configs'
 DATA_ROOT = 'data/VOCdevkit/VOC2012'
@@ -62,15 +64,6 @@ def load(name: str) -> Config:
     if name not in _cache:
         _cache[name] = Config.fromfile(str(CONFIG_DIR / name))
     return copy.deepcopy(_cache[name])
-
-
-def plain(obj):
-    """ConfigDicts/tuples to plain dicts/lists, for equality checks."""
-    if isinstance(obj, dict):
-        return {k: plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [plain(v) for v in obj]
-    return obj
 
 
 def strip_pretrained(cfg):

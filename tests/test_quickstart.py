@@ -13,19 +13,13 @@ from mmkd.apis.quickstart import (QUICKSTART_STAGES, gap_fraction,
                                   teacher_cache_key)
 from mmkd.datasets.synthetic_voc import SYNTHETIC_METAINFO
 
+from cfg_helpers import plain
+
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RECIPE_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader',
                'val_evaluator', 'test_evaluator', 'optim_wrapper',
                'param_scheduler', 'train_cfg', 'val_cfg', 'test_cfg',
                'default_hooks', 'auto_scale_lr', 'env_cfg', 'randomness')
-
-
-def plain(obj):
-    if isinstance(obj, dict):
-        return {k: plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [plain(v) for v in obj]
-    return obj
 
 
 def load(stage):

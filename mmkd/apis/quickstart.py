@@ -635,9 +635,10 @@ def _run_quickstart(work_dir, data_root, iters, seed, skip_teacher_cache,
     unknown = [m for m in methods
                if m not in QUICKSTART_STAGES or m in ('teacher', 'baseline')]
     if unknown:
+        choices = [s for s in QUICKSTART_STAGES
+                   if s not in ('teacher', 'baseline')]
         raise ValueError(
-            f'unknown methods {unknown}; choose from '
-            f"{[s for s in QUICKSTART_STAGES if s not in ('teacher', 'baseline')]}")
+            f'unknown methods {unknown}; choose from {choices}')
     if iters is None and tiny:
         iters = dict(QUICKSTART_TINY_ITERS)
     iters = parse_iters(iters)

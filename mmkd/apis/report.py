@@ -547,7 +547,7 @@ def write_report(result, out_dir: str, num_icc_images: int = 16,
         for k, m in models.items()
     }
     batch, meta = _val_batch(stages['baseline'].config, result.data_root,
-                       max(num_icc_images, num_overlays))
+                             max(num_icc_images, num_overlays))
     data = nets['baseline'].data_preprocessor(batch, False)
     inputs, samples = data['inputs'], data['data_samples']
 

@@ -385,14 +385,6 @@ def _form_for(impl: str, C: int,
 # three p x p products per cell, O(p^2 C) instead of O(C^2 p).
 # Gradients: d/dX_s = 4 (G_s - G_t) X_s, d/dX_t = -4 (G_s - G_t) X_t.
 
-def _pixel_mats(u: Tensor, v: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-    """p x p products from ``u = D^T`` and ``v = P^T`` (N x p x C)."""
-    uu = torch.bmm(u, u.transpose(1, 2))  # D^T D
-    vv = torch.bmm(v, v.transpose(1, 2))  # P^T P
-    pm = torch.bmm(v, u.transpose(1, 2))  # P^T D
-    return uu, vv, pm
-
-
 def _pixel_value(uu: Tensor, vv: Tensor, pm: Tensor) -> Tensor:
     """Per-cell ``||G_s - G_t||^2`` from the p x p products, in float64."""
     uu, vv, pm = uu.double(), vv.double(), pm.double()
@@ -416,24 +408,36 @@ def _paper_pass(student: Tensor, teacher: Tensor, grid: Tuple[int, int],
     scale = 1.0 / (B * grid[0] * grid[1] * C * C)
 
     def pixel_step(cs, ct, c):
-        # u = D^T, v = P^T of every cell, N x p x C
-        uv = torch.empty((2, ) + cs.shape, dtype=dtype, device=cs.device)
-        torch.sub(cs, ct, out=uv[0])
-        torch.add(cs, ct, out=uv[1])
-        u, v = uv.view(2, c.cells, c.hh * c.ww, C)
-        uu, vv, pm = _pixel_mats(u, v)
+        # w = [D^T; P^T] of every cell, N x 2p x C, so that one batched
+        # product gives all three p x p products and one more gives both
+        # gradients (tiny batched GEMMs cost per call, not per flop).
+        p = c.hh * c.ww
+        uv = torch.empty(cs.shape[:3] + (2, ) + cs.shape[3:], dtype=dtype,
+                         device=cs.device)
+        torch.sub(cs, ct, out=uv[:, :, :, 0])
+        torch.add(cs, ct, out=uv[:, :, :, 1])
+        w = uv.view(c.cells, 2 * p, C)
+        g = torch.bmm(w, w.transpose(1, 2))  # [[D^T D, D^T P], [P^T D, P^T P]]
+        uu, pm_t = g[:, :p, :p], g[:, :p, p:]
+        pm, vv = g[:, p:, :p], g[:, p:, p:]
         value = _pixel_value(uu, vv, pm).sum()
         # gradients, stored transposed (p x C):
         #   4 (G_s - G_t) X_s -> (P^T P + D^T P) D^T + (P^T D + D^T D) P^T
         #  -4 (G_s - G_t) X_t -> (D^T P - P^T P) D^T + (D^T D - P^T D) P^T
-        pm_t = pm.transpose(1, 2)
-        g_s = g_t = None
+        rows = []
         if need[0]:
-            g_s = torch.baddbmm(torch.bmm((vv + pm_t) * scale, u),
-                                (pm + uu) * scale, v)
+            rows.append(torch.cat((vv + pm_t, pm + uu), 2))
         if need[1]:
-            g_t = torch.baddbmm(torch.bmm((pm_t - vv) * scale, u),
-                                (uu - pm) * scale, v)
+            rows.append(torch.cat((pm_t - vv, uu - pm), 2))
+        g_s = g_t = None
+        if rows:
+            m = torch.cat(rows, 1).mul_(scale) if len(rows) > 1 else \
+                rows[0].mul_(scale)
+            grads = torch.bmm(m, w)
+            if need[0]:
+                g_s = grads[:, :p]
+            if need[1]:
+                g_t = grads[:, -p:]
         return value, g_s, g_t
 
     def channel_step(xs, xt, c):

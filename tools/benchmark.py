@@ -33,6 +33,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmkd  # noqa: F401
+from mmkd.models.distillers.seg_distiller import TEACHER_FAST_PATH_DEFAULTS
 from mmkd.registry import MODELS
 from mmkd.utils.tool_utils import strip_pretrained
 
@@ -134,8 +135,8 @@ def step_section(args, device):
 
 def fast_path_section(args, device):
     print('\n## Teacher forward with the fast-path options')
-    # every option spelled out: channels_last is on by default
-    plain = dict(channels_last=False, autocast=None, compile=False)
+    # the defaults with channels_last (on by default) turned off
+    plain = dict(TEACHER_FAST_PATH_DEFAULTS, channels_last=False)
     options = [('fp32 (baseline)', plain),
                ('channels_last (default)', dict(plain, channels_last=True)),
                ('bf16 autocast', dict(plain, autocast='bf16')),

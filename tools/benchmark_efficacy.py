@@ -41,12 +41,12 @@ except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmkd  # noqa: F401
 
-from mmkd.apis.quickstart import (QUICKSTART_DATA, QUICKSTART_STAGES,
-                                  QUICKSTART_TINY_DATA, StageResult,
-                                  gap_fraction, parse_iters, stage_config,
-                                  train_stage)
+from mmkd.apis.quickstart import (QUICKSTART_DATA, QUICKSTART_DISTILL_STAGES,
+                                  QUICKSTART_STAGES, QUICKSTART_TINY_DATA,
+                                  StageResult, gap_fraction, parse_iters,
+                                  stage_config, train_stage)
 
-METHODS = [s for s in QUICKSTART_STAGES if s not in ('teacher', 'baseline')]
+METHODS = list(QUICKSTART_DISTILL_STAGES)
 
 
 def parse_args(argv=None):

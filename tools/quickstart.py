@@ -25,8 +25,9 @@ except ImportError:  # run from a checkout without `pip install -e .`
     sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
     import mmkd  # noqa: F401
 
-from mmkd.apis.quickstart import (QUICKSTART_METHODS, QUICKSTART_STAGES,
-                                  parse_iters, redraw_report, run_quickstart)
+from mmkd.apis.quickstart import (QUICKSTART_DISTILL_STAGES,
+                                  QUICKSTART_METHODS, parse_iters,
+                                  redraw_report, run_quickstart)
 
 
 def parse_args(argv=None):
@@ -69,8 +70,7 @@ def parse_args(argv=None):
         '--methods',
         nargs='+',
         default=list(QUICKSTART_METHODS),
-        choices=[s for s in QUICKSTART_STAGES
-                 if s not in ('teacher', 'baseline')],
+        choices=QUICKSTART_DISTILL_STAGES,
         help='distillation methods to run (default: %(default)s)')
     p.add_argument(
         '--threads',

@@ -38,7 +38,8 @@ from typing import Callable, Dict, List, Optional, Sequence, Union
 from mmengine.config import Config
 
 __all__ = [
-    'QUICKSTART_STAGES', 'QUICKSTART_METHODS', 'QUICKSTART_DATA',
+    'QUICKSTART_STAGES', 'QUICKSTART_DISTILL_STAGES', 'QUICKSTART_METHODS',
+    'QUICKSTART_DATA',
     'QUICKSTART_TINY_DATA', 'QUICKSTART_TINY_ITERS', 'StageResult',
     'QuickstartResult', 'quickstart_config_dir', 'quickstart_config_path',
     'parse_iters', 'set_max_iters', 'stage_config', 'teacher_cache_key',
@@ -63,6 +64,9 @@ QUICKSTART_STAGES = OrderedDict(
         config='kd_deeplabv3-r18-w16_deeplabv3-r18-w8_synvoc-96x96.py',
         label='KD'),
 )
+#: Every distillation stage (all but ``teacher`` and ``baseline``).
+QUICKSTART_DISTILL_STAGES = tuple(
+    s for s in QUICKSTART_STAGES if s not in ('teacher', 'baseline'))
 #: Distillation methods run by default, in order.
 QUICKSTART_METHODS = ('ickd', 'kd')
 
@@ -632,13 +636,10 @@ def _run_quickstart(work_dir, data_root, iters, seed, skip_teacher_cache,
                                              load_synthetic_meta)
 
     start = time.time()
-    unknown = [m for m in methods
-               if m not in QUICKSTART_STAGES or m in ('teacher', 'baseline')]
+    unknown = [m for m in methods if m not in QUICKSTART_DISTILL_STAGES]
     if unknown:
-        choices = [s for s in QUICKSTART_STAGES
-                   if s not in ('teacher', 'baseline')]
-        raise ValueError(
-            f'unknown methods {unknown}; choose from {choices}')
+        raise ValueError(f'unknown methods {unknown}; choose from '
+                         f'{list(QUICKSTART_DISTILL_STAGES)}')
     if iters is None and tiny:
         iters = dict(QUICKSTART_TINY_ITERS)
     iters = parse_iters(iters)

@@ -266,11 +266,11 @@ class SegDistiller(BaseModel):
         self.distill_losses[item.name] = loss
 
     def _setup_teacher_fast_path(self, options: dict) -> None:
-        unknown = set(options) - {'channels_last', 'autocast', 'compile'}
+        unknown = set(options) - set(TEACHER_FAST_PATH_DEFAULTS)
         if unknown:
             raise ValueError(
                 f'teacher_fast_path: unknown options {sorted(unknown)}; '
-                f"valid: 'channels_last', 'autocast', 'compile'")
+                f'valid: {sorted(TEACHER_FAST_PATH_DEFAULTS)}')
         autocast = options.get('autocast')
         dtypes = {None: None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
         if autocast not in dtypes:

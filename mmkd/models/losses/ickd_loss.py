@@ -431,9 +431,7 @@ def _paper_pass(student: Tensor, teacher: Tensor, grid: Tuple[int, int],
             rows.append(torch.cat((pm_t - vv, uu - pm), 2))
         g_s = g_t = None
         if rows:
-            m = torch.cat(rows, 1).mul_(scale) if len(rows) > 1 else \
-                rows[0].mul_(scale)
-            grads = torch.bmm(m, w)
+            grads = torch.bmm(torch.cat(rows, 1).mul_(scale), w)
             if need[0]:
                 g_s = grads[:, :p]
             if need[1]:

@@ -253,21 +253,22 @@ def test_teacher_fast_path_matches_plain_teacher(student_cfg, teacher_cfg,
 
 
 def test_teacher_fast_path_defaults(student_cfg, teacher_cfg):
+
+    def first_conv_weight(net):
+        return next(m for m in net.modules()
+                    if isinstance(m, torch.nn.Conv2d)).weight
+
     model = build(student_cfg, teacher_cfg, [ickd_item()])
-    conv = next(m for m in model.teacher.modules()
-                if isinstance(m, torch.nn.Conv2d))
-    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert first_conv_weight(model.teacher).is_contiguous(
+        memory_format=torch.channels_last)
     assert model._teacher_autocast is None
     # options given update the defaults; channels_last can be turned off
     model = build(student_cfg, teacher_cfg, [ickd_item()],
                   teacher_fast_path=dict(channels_last=False))
-    conv = next(m for m in model.teacher.modules()
-                if isinstance(m, torch.nn.Conv2d))
-    assert not conv.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not first_conv_weight(model.teacher).is_contiguous(
+        memory_format=torch.channels_last)
     # the student is never touched
-    conv = next(m for m in model.student.modules()
-                if isinstance(m, torch.nn.Conv2d))
-    assert conv.weight.is_contiguous()
+    assert first_conv_weight(model.student).is_contiguous()
 
 
 def test_teacher_fast_path_rejects_bad_options(student_cfg, teacher_cfg):

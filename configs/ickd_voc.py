@@ -30,8 +30,8 @@
 # the student's channels at random (rescaling the rest by 1/0.9) before the
 # connector: noise on the student's channel correlations that the teacher's
 # never shows. To distil the conv_seg input instead, pass
-#   --cfg-options "model.distill.0.student_feature.module=decode_head.conv_seg"
-#   "model.distill.0.student_feature.source=input" (same for teacher_feature).
+#   --cfg-options "model.distill.0.student.module=decode_head.conv_seg"
+#   "model.distill.0.student.source=input" (same for teacher).
 #
 # Alpha. The paper never released its VOC training code or alpha, so this
 # is mmkd's choice, not the paper's. The loss is the paper's form,
@@ -84,12 +84,14 @@ model = dict(
     distill=[
         dict(
             name='loss_ickd',
-            student_feature=dict(
+            student=dict(
                 module='decode_head.bottleneck', source='output'),
-            teacher_feature=dict(
+            teacher=dict(
                 module='decode_head.bottleneck', source='output'),
-            connector=dict(type='ConvBNConnector'),
-            resize='bilinear',
+            student_transforms=[
+                dict(type='ConvBNConnector'),
+                dict(type='Resize', mode='bilinear')
+            ],
             loss=dict(
                 type='ICKDLoss',
                 grid_size=(4, 4),

@@ -7,6 +7,11 @@ import its lazy ``locations`` when searched through a child, so each node
 also lists the mmseg modules that fill its parent.
 """
 from mmengine.registry import Registry
+
+try:  # mmpretrain's registries make 'mmpretrain.X' types resolve (ImageNet)
+    import mmpretrain.registry  # noqa: F401
+except ImportError:  # classification configs then say how to install it
+    pass
 from mmseg.registry import DATA_SAMPLERS as MMSEG_DATA_SAMPLERS
 from mmseg.registry import DATASETS as MMSEG_DATASETS
 from mmseg.registry import EVALUATOR as MMSEG_EVALUATOR

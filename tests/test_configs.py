@@ -48,13 +48,17 @@ RECIPE_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader',
                'param_scheduler', 'train_cfg', 'val_cfg', 'test_cfg',
                'default_hooks', 'auto_scale_lr', 'env_cfg', 'randomness')
 
+# Segmentation configs; the ImageNet ones (configs/imagenet/) have their
+# own tests in tests/test_imagenet_configs.py.
 CONFIGS = sorted(
     p.relative_to(CONFIG_DIR).as_posix() for p in CONFIG_DIR.rglob('*.py')
-    if '_base_' not in p.relative_to(CONFIG_DIR).parts)
+    if '_base_' not in p.relative_to(CONFIG_DIR).parts
+    and not p.relative_to(CONFIG_DIR).as_posix().startswith('imagenet/'))
 
 # The quickstart configs run on mmkd's synthetic data (their own tests are in
 # tests/tools/); the VOC-specific checks skip them.
 VOC_CONFIGS = [c for c in CONFIGS if not c.startswith('quickstart/')]
+DISTILLER_TYPES = ('SegDistiller', 'ClsDistiller')
 
 _cache = {}
 
@@ -87,7 +91,7 @@ def strip_pretrained(cfg):
 def offline_model_cfg(cfg: Config) -> ConfigDict:
     """The config's model, made buildable without network access."""
     model = copy.deepcopy(cfg.model)
-    if model.get('type') == 'SegDistiller':
+    if model.get('type') in DISTILLER_TYPES:
         model.teacher_checkpoint = None
         # A smaller build-time probe (the D8 maps are 4x4) keeps the R101
         # builds quick on CPU; it checks the same names and channels.
@@ -96,7 +100,7 @@ def offline_model_cfg(cfg: Config) -> ConfigDict:
 
 
 def is_distiller(cfg: Config) -> bool:
-    return cfg.model.get('type') == 'SegDistiller'
+    return cfg.model.get('type') in DISTILLER_TYPES
 
 
 def iter_datasets(cfg: Config):
@@ -193,9 +197,13 @@ def test_builds_offline(name):
         assert type(model).__name__ == 'SegDistiller'
         names = [item['name'] for item in cfg.model.distill]
         assert [item.name for item in model.distill_items] == names
-        for item in cfg.model.distill:
-            assert (item['name'] in model.connectors) == (
-                item.get('connector') is not None)
+        from mmkd.models.transforms import ConvBNConnector
+        for item, built in zip(cfg.model.distill, model.distill_items):
+            wanted = [t for t in item.get('student_transforms') or []
+                      if t['type'] == 'ConvBNConnector']
+            got = [m for chain in built.student_transforms for m in chain
+                   if isinstance(m, ConvBNConnector)]
+            assert len(got) == len(wanted) * len(built.student_specs)
         assert all(not p.requires_grad for p in model.teacher.parameters())
     else:
         assert type(model).__name__ == 'EncoderDecoder'
@@ -322,8 +330,9 @@ def test_flagship_recipe():
     assert cfg.train_dataloader.dataset.type == 'ConcatDataset'
     (item, ) = cfg.model.distill
     assert item.name == 'loss_ickd'
-    assert item.connector.type == 'ConvBNConnector'
-    assert item.student_feature == item.teacher_feature
+    assert [t.type for t in item.student_transforms] == [
+        'ConvBNConnector', 'Resize']
+    assert item.student == item.teacher
     assert cfg.model.student.backbone.depth == 18
     assert cfg.model.teacher.backbone.depth == 101
     assert cfg.model.teacher_checkpoint == DEEPLABV3_URL

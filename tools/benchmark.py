@@ -33,7 +33,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 import mmkd  # noqa: F401
-from mmkd.models.distillers.seg_distiller import TEACHER_FAST_PATH_DEFAULTS
+from mmkd.models.distillers.teacher_utils import TEACHER_FAST_PATH_DEFAULTS
 from mmkd.registry import MODELS
 from mmkd.utils.tool_utils import strip_pretrained
 
@@ -171,7 +171,7 @@ def fast_path_section(args, device):
             model.load_state_dict(state)
         torch.manual_seed(0)  # the same input for every option
         inputs, _ = random_batch(args.batch, args.size, 2, device)
-        spec = model.distill_items[0].teacher_feature
+        spec = model.distill_items[0].teacher_specs[0]
         samples = []
         try:
             for i in range(args.warmup + args.iters):

@@ -1,12 +1,15 @@
-"""Evaluate a segmentor, a distiller's student, or an exported student."""
+"""Evaluate a model, a distiller's student, or an exported student."""
 import argparse
 import os
 import os.path as osp
 import sys
 
+from mmengine.model import is_model_wrapper
 from mmengine.runner import Runner
 
 import mmkd  # noqa: F401  registers mmkd and its safe checkpoint loading
+from mmkd.apis.student import (is_distiller_config, load_student,
+                               student_eval_config)
 from mmkd.utils.data_check import DatasetNotFoundError, check_datasets
 from mmkd.utils.tool_utils import add_common_args, load_tool_config
 
@@ -47,10 +50,14 @@ def main():
         check_datasets(cfg, loaders=('test_dataloader', ))
     except DatasetNotFoundError as err:
         sys.exit(f'error: {err}')
-    cfg.load_from = args.checkpoint
-    if cfg.model.get('type') == 'SegDistiller':
-        # The distiller checkpoint holds the teacher's weights too.
-        cfg.model.teacher_checkpoint = None
+    # A distiller config evaluates its student: the teacher is neither
+    # built nor downloaded, and only the student.* weights are loaded.
+    distilled = is_distiller_config(cfg)
+    if distilled:
+        cfg = student_eval_config(cfg)
+        cfg.load_from = None
+    else:
+        cfg.load_from = args.checkpoint
 
     if args.show or args.show_dir:
         hooks = cfg.default_hooks
@@ -77,6 +84,15 @@ def main():
         cfg.test_evaluator['keep_results'] = True
 
     runner = Runner.from_cfg(cfg)
+    if distilled:
+        model = runner.model.module if is_model_wrapper(
+            runner.model) else runner.model
+        if args.tta:  # SegTTAModel wraps the student as .module
+            model = model.module
+        try:
+            load_student(model, args.checkpoint)
+        except (ValueError, RuntimeError) as err:
+            sys.exit(f'error: {err}')
     runner.test()
 
 

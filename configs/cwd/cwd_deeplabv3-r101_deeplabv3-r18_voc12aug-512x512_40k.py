@@ -27,12 +27,10 @@ model = dict(
     distill=[
         dict(
             name='loss_cwd',
-            student_feature=dict(
+            student=dict(
                 module='decode_head.conv_seg', source='output'),
-            teacher_feature=dict(
+            teacher=dict(
                 module='decode_head.conv_seg', source='output'),
-            # Both logit maps are 64x64: a size mismatch would be a bug.
-            resize=None,
             loss=dict(type='ChannelWiseDivergence', tau=1.0, loss_weight=5.0)),
     ])
 find_unused_parameters = False

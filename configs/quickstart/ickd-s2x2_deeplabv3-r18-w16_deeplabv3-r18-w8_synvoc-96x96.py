@@ -34,12 +34,14 @@ model = dict(
     distill=[
         dict(
             name='loss_ickd',
-            student_feature=dict(
+            student=dict(
                 module='decode_head.bottleneck', source='output'),
-            teacher_feature=dict(
+            teacher=dict(
                 module='decode_head.bottleneck', source='output'),
-            connector=dict(type='ConvBNConnector'),
-            resize='bilinear',
+            student_transforms=[
+                dict(type='ConvBNConnector'),
+                dict(type='Resize', mode='bilinear')
+            ],
             loss=dict(
                 type='ICKDLoss',
                 grid_size=(2, 2),

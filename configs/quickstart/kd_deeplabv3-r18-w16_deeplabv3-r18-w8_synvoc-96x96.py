@@ -22,11 +22,10 @@ model = dict(
     distill=[
         dict(
             name='loss_kd',
-            student_feature=dict(
+            student=dict(
                 module='decode_head.conv_seg', source='output'),
-            teacher_feature=dict(
+            teacher=dict(
                 module='decode_head.conv_seg', source='output'),
-            resize=None,
             loss=dict(
                 type='KDLoss',
                 tau=kd_tau,

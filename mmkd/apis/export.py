@@ -4,25 +4,13 @@ import os
 import os.path as osp
 from typing import Optional, Tuple
 
-import torch
-from mmengine.config import Config, ConfigDict
+from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
-from mmkd.utils.tool_utils import strip_pretrained
+from mmkd.utils.atomic_io import atomic_torch_save, atomic_write_text
+from mmkd.utils.plain import to_plain
 from mmkd.version import __version__
-
-STUDENT_PREFIX = 'student.'
-
-
-def _plain(obj):
-    """Convert config/numpy containers to built-in types (weights-only)."""
-    if isinstance(obj, dict):
-        return {str(k): _plain(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_plain(v) for v in obj)
-    if hasattr(obj, 'item') and not isinstance(obj, torch.Tensor):
-        return obj.item()  # numpy scalar
-    return obj
+from .student import distiller_class, student_eval_config, student_state_dict
 
 
 def student_config(cfg: Config) -> Config:
@@ -34,17 +22,14 @@ def student_config(cfg: Config) -> Config:
     """
     from mmseg.registry import HOOKS
 
-    model = cfg.model
-    if model.get('type') != 'SegDistiller':
+    from mmkd.models.distillers import SegDistiller
+    cls = distiller_class(cfg)
+    if cls is None or not issubclass(cls, SegDistiller):
         raise ValueError(
             f"expected a SegDistiller config, got model type "
-            f"{model.get('type')!r}; a plain segmentor needs no export")
-    student = copy.deepcopy(model.student)
-    if model.get('data_preprocessor') is not None:
-        student['data_preprocessor'] = copy.deepcopy(model.data_preprocessor)
-    strip_pretrained(student)
-    out = copy.deepcopy(cfg)
-    out.model = student
+            f"{cfg.model.get('type')!r}; a plain segmentor needs no export "
+            f"(classification students: mmkd.apis.export_cls_student)")
+    out = student_eval_config(cfg)
     out.default_scope = 'mmseg'
     out.load_from = None
     out.resume = False
@@ -54,8 +39,6 @@ def student_config(cfg: Config) -> Config:
             hook for hook in out.get('custom_hooks', [])
             if HOOKS.get(hook['type']) is not None
         ]
-    if 'tta_model' in out and isinstance(out.tta_model, (dict, ConfigDict)):
-        out.tta_model.pop('module', None)
     return out
 
 
@@ -84,7 +67,6 @@ def export_student(config: str,
     from mmengine.runner.checkpoint import _load_checkpoint
 
     from mmseg.registry import MODELS
-    from mmkd.utils.checkpoint import atomic_torch_save
 
     cfg = Config.fromfile(config)
     if cfg_options:
@@ -92,15 +74,7 @@ def export_student(config: str,
     out_cfg = student_config(cfg)
 
     ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt)
-    student_state = {
-        key[len(STUDENT_PREFIX):]: value
-        for key, value in state.items() if key.startswith(STUDENT_PREFIX)
-    }
-    if not student_state:
-        raise ValueError(
-            f'{checkpoint} has no {STUDENT_PREFIX!r} weights; pass a '
-            f'checkpoint saved while training a SegDistiller')
+    student_state = student_state_dict(checkpoint)
 
     # The exported weights must fit the exported config exactly.
     with DefaultScope.overwrite_default_scope('mmseg'):
@@ -108,20 +82,18 @@ def export_student(config: str,
     model.load_state_dict(student_state, strict=True)
 
     meta = dict(ckpt.get('meta') or {})
-    export_meta = _plain({
+    export_meta = to_plain({
         'dataset_meta': meta.get('dataset_meta'),
         'mmkd_version': __version__,
         'exported_from': str(checkpoint),
         'iter': meta.get('iter'),
         'epoch': meta.get('epoch'),
-    })
+    }, keep_tuples=True)
     os.makedirs(out_dir, exist_ok=True)
     ckpt_path = osp.join(out_dir, f'{name}.pth')
     cfg_path = osp.join(out_dir, f'{name}_config.py')
     atomic_torch_save({'meta': export_meta, 'state_dict': student_state},
                       ckpt_path)
-    # mmengine picks the dump format from the suffix: keep '.py'.
-    tmp_cfg = osp.join(out_dir, f'.{name}_config.partial.py')
-    out_cfg.dump(tmp_cfg)
-    os.replace(tmp_cfg, cfg_path)
+    # What Config.dump writes for a '.py' file, written atomically.
+    atomic_write_text(out_cfg.pretty_text, cfg_path)
     return ckpt_path, cfg_path

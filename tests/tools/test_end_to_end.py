@@ -16,6 +16,7 @@ import sys
 import textwrap
 
 import pytest
+import torch
 from tiny_models import tiny_deeplabv3
 from mmengine.config import Config
 
@@ -174,9 +175,9 @@ def distill_config(tmp, data_root, teacher_ckpt):
         distill=[
             dict(
                 name='loss_ickd',
-                student_feature='decode_head.bottleneck',
-                teacher_feature='decode_head.bottleneck',
-                connector=dict(type='ConvBNConnector'),
+                student='decode_head.bottleneck',
+                teacher='decode_head.bottleneck',
+                student_transforms=[dict(type='ConvBNConnector')],
                 loss=dict(type='ICKDLoss', grid_size=(2, 2), loss_weight=1.0))
         ])
     cfg['custom_hooks'] = [dict(type='TeacherEvalHook')]
@@ -215,25 +216,38 @@ def test_train_distill_resume_test_export(workspace):
     final = osp.join(work_dir, 'iter_6.pth')
     assert osp.isfile(final)
 
-    # 4. Evaluate the distilled student with tools/test.py.
+    # 4. Evaluate the distilled student with tools/test.py. The teacher is
+    #    never built: a teacher checkpoint that does not exist is no error.
     _, out = run(['tools/test.py', config, final, '--work-dir',
-                  str(tmp / 'test')])
+                  str(tmp / 'test'), '--cfg-options',
+                  'model.teacher_checkpoint=/nonexistent/teacher.pth'])
+    assert 'loaded teacher' not in out
     distiller_miou = miou(out)
+    assert distiller_miou == pytest.approx(mean_class_iou(out), abs=0.01)
     _, out = run(['tools/test.py', config, final, '--tta', '--work-dir',
                   str(tmp / 'test_tta')])
-    assert 0 <= miou(out) <= 100
+    # every val image went through the TTA model, and the reported mIoU is
+    # the mean of the per-class table it printed
+    assert re.search(r'Iter\(test\) \[4/4\]', out)
+    assert miou(out) == pytest.approx(mean_class_iou(out), abs=0.01)
 
-    # 5. Export, then evaluate with plain mmseg in a process without mmkd.
+    # 5. Export, then evaluate with plain mmseg in a process without mmkd,
+    #    and compare its logits on a fixed batch with the distiller's.
     export_dir = str(tmp / 'export')
     run(['tools/export_student.py', config, final, export_dir])
+    logits_path = str(tmp / 'plain_logits.pt')
     script = textwrap.dedent(f"""
         import sys
+        import torch
         from mmengine.config import Config
         from mmengine.runner import Runner
         from mmseg.apis import init_model
         cfg = Config.fromfile({export_dir + '/student_config.py'!r})
         model = init_model(cfg, {export_dir + '/student.pth'!r}, device='cpu')
         assert model.dataset_meta['classes'][1] == 'disc', model.dataset_meta
+        x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+        with torch.no_grad():
+            torch.save(model(x, mode='tensor'), {logits_path!r})
         cfg.work_dir = {str(tmp / 'plain')!r}
         cfg.load_from = {export_dir + '/student.pth'!r}
         Runner.from_cfg(cfg).test()
@@ -243,6 +257,35 @@ def test_train_distill_resume_test_export(workspace):
     env = dict(os.environ, PYTHONPATH='')
     _, out = run(['-c', script], cwd=str(tmp), env=env)
     assert miou(out) == distiller_miou
+    distiller = build_distiller(config, final)
+    x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        expected = distiller(x, mode='tensor')
+    torch.testing.assert_close(torch.load(logits_path), expected)
+
+
+def build_distiller(config, checkpoint):
+    """The trained distiller, in this process, through mmkd."""
+    from mmengine.registry import init_default_scope
+    from mmengine.runner.checkpoint import load_checkpoint
+
+    from mmkd.registry import MODELS
+    cfg = Config.fromfile(config)
+    cfg.model.teacher_checkpoint = None
+    init_default_scope('mmkd')
+    model = MODELS.build(cfg.model)
+    load_checkpoint(model, checkpoint, map_location='cpu', strict=True)
+    return model.eval()
+
+
+def mean_class_iou(output: str) -> float:
+    """Mean of the IoU column of the last per-class table in ``output``."""
+    table = output.rsplit('per class results:', 1)[-1]
+    rows = re.findall(r'^\|\s*[A-Za-z_]+\s*\|\s*([0-9.]+|nan)\s*\|', table,
+                      flags=re.M)
+    values = [float(v) for v in rows if v != 'nan']
+    assert values, output[-2000:]
+    return sum(values) / len(values)
 
 
 def test_train_stops_early_when_data_is_missing(workspace, tmp_path):

@@ -21,11 +21,14 @@ class TeacherEvalHook(Hook):
     not evaluate the teacher again.
 
     Args:
-        key_metric (str): Metric compared after each validation.
-            Defaults to ``'mIoU'``.
+        key_metric (str): Metric compared after each validation (the last
+            part of its name: ``'mIoU'``, ``'top1'``). Defaults to
+            ``'mIoU'``.
     """
 
     priority = 'LOW'
+    #: Dropped from the config when only the student is evaluated.
+    needs_distiller = True
 
     def __init__(self, key_metric: str = 'mIoU'):
         self.key_metric = key_metric
@@ -37,7 +40,7 @@ class TeacherEvalHook(Hook):
             model = model.module
         if not hasattr(model, 'predicting_with'):
             raise TypeError(
-                f'TeacherEvalHook needs a SegDistiller model, got '
+                f'TeacherEvalHook needs a distiller model, got '
                 f'{type(model).__name__}; remove the hook from custom_hooks')
         return model
 

@@ -1,3 +1,6 @@
-from .seg_distiller import DistillItem, SegDistiller
+from .cls_distiller import ClsDistiller
+from .distill_item import DistillItem
+from .distiller import Distiller
+from .seg_distiller import SegDistiller
 
-__all__ = ['DistillItem', 'SegDistiller']
+__all__ = ['Distiller', 'DistillItem', 'SegDistiller', 'ClsDistiller']

@@ -1,3 +1,4 @@
-from .feature_recorder import FeatureRecorder, FeatureSpec
+from .feature_recorder import (FeatureRecorder, FeatureSpec,
+                               StaleFeatureError)
 
-__all__ = ['FeatureRecorder', 'FeatureSpec']
+__all__ = ['FeatureRecorder', 'FeatureSpec', 'StaleFeatureError']

@@ -12,7 +12,7 @@ class TestTeacherEvalHook(RunnerTestCase):
         cfg.default_scope = 'mmkd'  # the toy model resolves through parents
         cfg.custom_hooks = [dict(type='TeacherEvalHook')]
         runner = self.build_runner(cfg)
-        with self.assertRaisesRegex(TypeError, 'needs a SegDistiller model'):
+        with self.assertRaisesRegex(TypeError, 'needs a distiller model'):
             runner.train()
 
     def test_compares_after_validation(self):

@@ -10,12 +10,15 @@ from mmkd.registry import MODELS
 HEAD_INPUT = dict(module='decode_head.conv_seg', source='input')
 
 
+CONNECT = [dict(type='ConvBNConnector'), dict(type='Resize')]
+
+
 def ickd_item(**overrides):
     item = dict(
         name='loss_ickd',
-        student_feature=HEAD_INPUT,
-        teacher_feature=HEAD_INPUT,
-        connector=dict(type='ConvBNConnector'),
+        student=HEAD_INPUT,
+        teacher=HEAD_INPUT,
+        student_transforms=CONNECT,
         loss=dict(type='ICKDLoss', grid_size=(2, 2), loss_weight=1.0))
     item.update(overrides)
     return item
@@ -28,7 +31,7 @@ def build(student_cfg, teacher_cfg, distill, **kwargs):
             student=student_cfg,
             teacher=teacher_cfg,
             distill=distill,
-            probe_input_shape=(1, 3, 32, 32),
+            probe_input_shape=(2, 3, 32, 32),
             **kwargs))
 
 
@@ -49,7 +52,8 @@ def test_train_step_updates_student_and_connector_only(
     assert not model.teacher.training and model.student.training
     teacher_before = copy.deepcopy(model.teacher.state_dict())
     student_before = copy.deepcopy(model.student.state_dict())
-    connector = model.connectors['loss_ickd'].conv.conv.weight
+    connector = model.distill_items[0].student_transforms[0][0].conv.conv
+    connector = connector.weight
     connector_before = connector.detach().clone()
     optim = OptimWrapper(
         torch.optim.SGD(
@@ -91,8 +95,8 @@ def test_hooks_capture_intended_tensors(student_cfg, teacher_cfg):
         ickd_item(),
         ickd_item(
             name='loss_stage4',
-            student_feature=dict(module='backbone', index=3),
-            teacher_feature=dict(module='backbone', index=3))
+            student=dict(module='backbone', index=3),
+            teacher=dict(module='backbone', index=3))
     ])
     model.eval()
     x = torch.randn(2, 3, 32, 32)
@@ -124,22 +128,25 @@ def test_unknown_layer_lists_close_matches(student_cfg, teacher_cfg):
     with pytest.raises(KeyError, match=r"student has no module named "
                        r"'backbone.layr4'.*backbone.layer4"):
         build(student_cfg, teacher_cfg,
-              [ickd_item(student_feature='backbone.layr4')])
+              [ickd_item(student='backbone.layr4')])
 
 
 def test_channel_mismatch_without_connector_names_both_shapes(
         student_cfg, teacher_cfg):
     with pytest.raises(ValueError) as err:
-        build(student_cfg, teacher_cfg, [ickd_item(connector=None)])
+        build(student_cfg, teacher_cfg, [ickd_item(student_transforms=[])])
     msg = str(err.value)
-    assert '(1, 16, 4, 4)' in msg and '(1, 32, 4, 4)' in msg
+    assert '(2, 16, 4, 4)' in msg and '(2, 32, 4, 4)' in msg
     assert 'ConvBNConnector' in msg
 
 
 def test_connector_channel_conflict(student_cfg, teacher_cfg):
-    with pytest.raises(ValueError, match='out_channels=7; expected 32'):
+    with pytest.raises(ValueError,
+                       match='sets out_channels=7, but the probed shapes say '
+                       '32'):
         build(student_cfg, teacher_cfg, [
-            ickd_item(connector=dict(type='ConvBNConnector', out_channels=7))
+            ickd_item(student_transforms=[
+                dict(type='ConvBNConnector', out_channels=7)])
         ])
 
 
@@ -147,30 +154,38 @@ def test_spatial_mismatch_resized_or_refused(student_cfg, teacher_cfg,
                                              make_batch):
     item = ickd_item(
         name='loss_fit',
-        student_feature='backbone.layer1',  # 8x8 at 32x32 input
-        teacher_feature='backbone.layer4',  # 4x4
+        student='backbone.layer1',  # 8x8 at 32x32 input
+        teacher='backbone.layer4',  # 4x4
         loss=dict(type='FitNetsLoss'))
     model = build(student_cfg, teacher_cfg, [item])
     inputs, samples = make_batch()
     assert torch.isfinite(model.loss(inputs, samples)['distill.loss_fit'])
-    with pytest.raises(ValueError, match=r'spatial sizes differ.*resize'):
-        build(student_cfg, teacher_cfg, [dict(item, resize=None)])
+    with pytest.raises(ValueError, match=r"spatial sizes differ.*'Resize'"):
+        build(student_cfg, teacher_cfg, [
+            dict(item, student_transforms=[dict(type='ConvBNConnector')])
+        ])
 
 
 def test_item_validation(student_cfg, teacher_cfg):
-    with pytest.raises(ValueError, match="must contain 'loss'"):
+    with pytest.raises(ValueError, match="containing 'loss'"):
         build(student_cfg, teacher_cfg, [ickd_item(name='ickd')])
     with pytest.raises(ValueError, match='duplicate'):
         build(student_cfg, teacher_cfg, [ickd_item(), ickd_item()])
     with pytest.raises(ValueError, match=r"unknown keys \['layer'\]"):
         build(student_cfg, teacher_cfg, [ickd_item(layer='x')])
+    # the old schema is refused with the replacement named
+    with pytest.raises(ValueError, match=r'student_feature -> student='):
+        build(student_cfg, teacher_cfg, [
+            dict(name='loss_x', student_feature='backbone',
+                 teacher_feature='backbone', loss=dict(type='FitNetsLoss'))
+        ])
 
 
 def test_kd_item_receives_labels(student_cfg, teacher_cfg, make_batch):
     kd = dict(
         name='loss_kd',
-        student_feature='decode_head.conv_seg',
-        teacher_feature='decode_head.conv_seg',
+        student='decode_head.conv_seg',
+        teacher='decode_head.conv_seg',
         loss=dict(type='KDLoss', tau=2.0))
     model = build(student_cfg, teacher_cfg, [kd])
     inputs, samples = make_batch()
@@ -212,17 +227,17 @@ def test_hooks_removed_on_teardown(student_cfg, teacher_cfg):
     model = build(student_cfg, teacher_cfg, [ickd_item()])
     conv_seg = model.student.decode_head.conv_seg
     teacher_conv_seg = model.teacher.decode_head.conv_seg
-    assert len(conv_seg._forward_hooks) == 1
+    assert len(conv_seg._forward_pre_hooks) == 1  # inputs: pre-hooks
     model.remove_hooks()
-    assert not conv_seg._forward_hooks
-    assert not teacher_conv_seg._forward_hooks
+    assert not conv_seg._forward_pre_hooks
+    assert not teacher_conv_seg._forward_pre_hooks
 
     model = build(student_cfg, teacher_cfg, [ickd_item()])
     conv_seg = model.student.decode_head.conv_seg
-    assert len(conv_seg._forward_hooks) == 1
+    assert len(conv_seg._forward_pre_hooks) == 1
     del model
     gc.collect()
-    assert not conv_seg._forward_hooks
+    assert not conv_seg._forward_pre_hooks
 
 
 @pytest.mark.parametrize('fast_path', [
@@ -261,7 +276,7 @@ def test_teacher_fast_path_defaults(student_cfg, teacher_cfg):
     model = build(student_cfg, teacher_cfg, [ickd_item()])
     assert first_conv_weight(model.teacher).is_contiguous(
         memory_format=torch.channels_last)
-    assert model._teacher_autocast is None
+    assert model._fast_path.autocast is None
     # options given update the defaults; channels_last can be turned off
     model = build(student_cfg, teacher_cfg, [ickd_item()],
                   teacher_fast_path=dict(channels_last=False))

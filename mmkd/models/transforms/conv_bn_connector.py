@@ -12,10 +12,11 @@ from mmkd.registry import MODELS
 class ConvBNConnector(BaseModule):
     """``k×k`` conv (no bias) + norm, no activation, on the student side.
 
-    This is the default connector of methods.md: it is trained with the
-    student and is not part of the exported student. ``in_channels`` and
-    ``out_channels`` may be left out of the config: :class:`SegDistiller`
-    fills them in from the recorded student and teacher features.
+    The default connector of methods.md: it is trained with the student and
+    is not part of the exported student. ``in_channels`` and
+    ``out_channels`` may be left out of the config: the distiller fills
+    them in from the probed shapes (``in_channels`` from this transform's
+    input, ``out_channels`` from the other side's feature).
 
     Args:
         in_channels (int): Student feature channels ``C'``.
@@ -30,6 +31,8 @@ class ConvBNConnector(BaseModule):
         - Input: :math:`(B, C', H, W)`
         - Output: :math:`(B, C, H, W)`
     """
+
+    infer_from_shapes = {'in_channels': 'in', 'out_channels': 'reference'}
 
     def __init__(self,
                  in_channels: int,

@@ -1,3 +1,0 @@
-from .conv_bn_connector import ConvBNConnector
-
-__all__ = ['ConvBNConnector']

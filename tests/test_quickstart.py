@@ -57,11 +57,17 @@ def test_configs_use_plain_mmseg_types(stage):
         assert net.decode_head.num_classes == len(
             SYNTHETIC_METAINFO['classes'])
         assert net.pretrained is None  # nothing to download
-    # Only the distiller and its parts come from mmkd.
+    # Only the distiller and its parts come from mmkd: the networks are
+    # plain mmseg (so an exported student loads without mmkd).
     from mmseg.registry import MODELS as MMSEG_MODELS
-    for t in walk_types(plain(cfg.model)):
-        if t not in ('SegDistiller', 'ConvBNConnector', 'ICKDLoss', 'KDLoss'):
+
+    from mmkd.registry import MODELS as MMKD_MODELS
+    for net in nets:
+        for t in walk_types(plain(net)):
             assert MMSEG_MODELS.get(t) is not None, t
+    for t in walk_types(plain(cfg.model)):
+        assert MMSEG_MODELS.get(t) is not None or \
+            t in MMKD_MODELS.module_dict, t
 
 
 def test_distillers_share_the_baseline_recipe_and_teacher():
@@ -87,7 +93,7 @@ def test_distillers_share_the_baseline_recipe_and_teacher():
     kd = load('kd')
     (item, ) = kd.model.distill
     assert item.loss.type == 'KDLoss'
-    assert item.student_feature.module == 'decode_head.conv_seg'
+    assert item.student.module == 'decode_head.conv_seg'
 
 
 def test_parse_iters():

@@ -45,6 +45,7 @@ from mmkd.apis.quickstart import (QUICKSTART_DATA, QUICKSTART_DISTILL_STAGES,
                                   QUICKSTART_STAGES, QUICKSTART_TINY_DATA,
                                   StageResult, gap_fraction, parse_iters,
                                   stage_config, train_stage)
+from mmkd.utils.atomic_io import atomic_write_json, atomic_write_text
 
 METHODS = list(QUICKSTART_DISTILL_STAGES)
 
@@ -112,8 +113,9 @@ def parse_args(argv=None):
 def prepare(args):
     """Generate the data (cached) and get the cached teacher (or train
     it, as the quickstart does). Returns (voc_dir, teacher StageResult)."""
-    from mmkd.apis.quickstart import (_write_teacher_cache,
-                                      load_teacher_cache, teacher_cache_key)
+    from mmkd.apis.quickstart_cache import (load_teacher_cache,
+                                            teacher_cache_key,
+                                            write_teacher_cache)
     from mmkd.datasets.synthetic_voc import (generate_synthetic_voc,
                                              load_synthetic_meta)
 
@@ -136,7 +138,7 @@ def prepare(args):
     print(f'teacher: no valid cache in {teacher_dir}; training it')
     _init_worker(threads=None)
     res = train_stage('teacher', cfg)
-    _write_teacher_cache(teacher_dir, key, res)
+    write_teacher_cache(teacher_dir, key, res)
     return voc_dir, res
 
 
@@ -146,24 +148,24 @@ def prepare(args):
 def _init_worker(threads=1):
     import torch
 
-    from mmkd.apis import quickstart
+    from mmkd.apis.quickstart_train import collect_env_once
     if threads is not None:
         torch.set_num_threads(threads)
     if not getattr(_init_worker, 'patched', False):
-        quickstart._collect_env_once().__enter__()  # for this process
+        collect_env_once().__enter__()  # for this process
         _init_worker.patched = True
 
 
 def _run_key(stage, seed, cfg):
     import hashlib
-    from mmkd.apis.quickstart import _canonical
+    from mmkd.utils.plain import canonical
     fields = {k: cfg.get(k) for k in ('model', 'train_dataloader',
                                       'optim_wrapper', 'param_scheduler',
                                       'train_cfg', 'randomness')}
     from mmengine.config import Config
     text = json.dumps(
         dict(stage=stage, seed=seed,
-             cfg=_canonical(Config(fields).to_dict())),
+             cfg=canonical(Config(fields).to_dict())),
         sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -196,10 +198,8 @@ def run_one(task: dict) -> dict:
         stage=task['stage'], seed=task['seed'], key=task['key'],
         metrics=res.metrics, checkpoint=res.checkpoint, log_dir=res.log_dir,
         max_iters=res.max_iters, train_time_s=res.train_time_s)
-    tmp = osp.join(task['work_dir'], 'result.json.tmp')
-    with open(tmp, 'w') as f:
-        json.dump(record, f, indent=1)
-    os.replace(tmp, osp.join(task['work_dir'], 'result.json'))
+    atomic_write_json(record, osp.join(task['work_dir'], 'result.json'),
+                      indent=1)
     return record
 
 
@@ -403,12 +403,12 @@ def main(argv=None):
     print('\n' + text)
     out = args.out or osp.join(work_dir, 'efficacy.md')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
-    with open(out, 'w') as f:
-        f.write(text)
-    with open(osp.splitext(out)[0] + '.json', 'w') as f:
-        json.dump(dict(rows=rows, records=records,
-                       teacher=dict(checkpoint=teacher.checkpoint,
-                                    metrics=teacher.metrics)), f, indent=1)
+    atomic_write_text(text, out)
+    atomic_write_json(
+        dict(rows=rows, records=records,
+             teacher=dict(checkpoint=teacher.checkpoint,
+                          metrics=teacher.metrics)),
+        osp.splitext(out)[0] + '.json', indent=1)
     print(f'written {out} ({(time.time() - start) / 60:.1f} min)')
     bad = [r['label'] for r in rows if r.get('gap') is not None
            and not math.isnan(r['gap']) and r['delta'] <= 0]

@@ -44,6 +44,8 @@ from mmengine.utils import track_parallel_progress, track_progress
 from PIL import Image
 from scipy.io import loadmat
 
+from mmkd.utils.atomic_io import atomic_open, atomic_write_text
+
 __all__ = [
     'TRAINAUG_LEN', 'AUG_LEN', 'VOC_TRAIN_LEN', 'VOC_VAL_LEN',
     'SBD_TRAIN_LEN', 'SBD_VAL_LEN', 'VOCAugCountWarning', 'load_sbd_mat',
@@ -74,17 +76,14 @@ def _read_list(path: str) -> List[str]:
 
 
 def _write_list(path: str, ids: Sequence[str]) -> None:
-    tmp = f'{path}.tmp-{os.getpid()}'
-    with open(tmp, 'w') as f:
-        f.write(''.join(i + '\n' for i in ids))
-    os.replace(tmp, path)
+    atomic_write_text(''.join(i + '\n' for i in ids), path)
 
 
 def _save_index_png(arr: np.ndarray, path: str) -> None:
-    tmp = f'{path}.tmp-{os.getpid()}.png'
-    Image.fromarray(np.ascontiguousarray(arr, np.uint8)).save(
-        tmp, format='PNG')
-    os.replace(tmp, path)  # never leave a half-written mask behind
+    # never leave a half-written mask behind
+    with atomic_open(path, 'wb') as f:
+        Image.fromarray(np.ascontiguousarray(arr, np.uint8)).save(
+            f, format='PNG')
 
 
 def load_sbd_mat(path: str) -> np.ndarray:

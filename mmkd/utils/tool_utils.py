@@ -60,7 +60,7 @@ def strip_pretrained(cfg):
             cfg['pretrained'] = None
         for value in cfg.values():
             strip_pretrained(value)
-    elif isinstance(cfg, list):
+    elif isinstance(cfg, (list, tuple)):
         for value in cfg:
             strip_pretrained(value)
     return cfg

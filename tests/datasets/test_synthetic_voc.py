@@ -121,6 +121,28 @@ def test_determinism(voc_dir, tmp_path):
                 assert f1.read() == f2.read()
 
 
+# sha256 of render_sample's arrays (seeds [k, 0, 0], k < 3, 64 px) under
+# GENERATOR_VERSION 2; unchanged by the split of the generator into
+# synthetic_{classes,render,voc,dataset}.py.
+RENDER_DIGEST_V2 = \
+    'ef131fdcefdffba82cabcacaf337873243ba0a78d849704cc6ce22deb182decd'
+
+
+def test_rendering_is_pinned_to_the_generator_version():
+    """Cached datasets are reused while GENERATOR_VERSION is unchanged, so
+    any change to what is drawn must bump it (and this digest)."""
+    digest = hashlib.sha256()
+    for seed in range(3):
+        img, lab = render_sample(np.random.default_rng([seed, 0, 0]), 64)
+        digest.update(img.tobytes())
+        digest.update(lab.tobytes())
+    assert GENERATOR_VERSION == 2
+    assert digest.hexdigest() == RENDER_DIGEST_V2, (
+        'render_sample draws something else than GENERATOR_VERSION 2 did: '
+        'bump GENERATOR_VERSION in mmkd/datasets/synthetic_voc.py and '
+        'update RENDER_DIGEST_V2')
+
+
 def test_class_coverage_and_imbalance(voc_dir):
     counts = np.zeros(256, np.int64)
     for split in ('train', 'val'):

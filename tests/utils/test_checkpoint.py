@@ -36,7 +36,7 @@ from mmkd.utils import (SAFE_CHECKPOINT_GLOBAL_NAMES, SAFE_CHECKPOINT_GLOBALS,
                         AtomicLocalBackend, UnsafeCheckpointError,
                         atomic_torch_save, install_safe_checkpoint_loading,
                         safe_load)
-from mmkd.utils import checkpoint as mmkd_ckpt
+from mmkd.utils import atomic_backends, safe_loading
 
 REPO_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 NP_CORE = 'numpy._core' if int(np.__version__.split('.')[0]) >= 2 \
@@ -157,14 +157,14 @@ def runner_ckpt(tmp_path_factory):
     """Train 2 iterations; returns (work_dir, iter_2.pth, atomic writes)."""
     work_dir = tmp_path_factory.mktemp('runner')
     writes = []
-    real_write = mmkd_ckpt._atomic_write_bytes
+    real_write = atomic_backends.atomic_write_bytes
 
     def spy(data, filepath):
         writes.append(os.fspath(filepath))
         return real_write(data, filepath)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(mmkd_ckpt, '_atomic_write_bytes', spy)
+        mp.setattr(atomic_backends, 'atomic_write_bytes', spy)
         runner = _make_runner(work_dir, max_iters=2)
         runner.train()
     ckpt = work_dir / 'iter_2.pth'
@@ -372,7 +372,7 @@ def test_all_schemes_reregistered_idempotently():
     install_safe_checkpoint_loading()
     assert dict(CheckpointLoader._schemes) == before
     assert CheckpointLoader._get_checkpoint_loader(
-        'https://x/y.pth') is mmkd_ckpt.load_from_http
+        'https://x/y.pth') is safe_loading.load_from_http
 
 
 @pytest.fixture
@@ -511,8 +511,8 @@ def test_mmengine_save_checkpoint_is_atomic(monkeypatch, tmp_path):
         get_file_backend(target, enable_singleton=True), AtomicLocalBackend)
 
     writes = []
-    real_write = mmkd_ckpt._atomic_write_bytes
-    monkeypatch.setattr(mmkd_ckpt, '_atomic_write_bytes',
+    real_write = atomic_backends.atomic_write_bytes
+    monkeypatch.setattr(atomic_backends, 'atomic_write_bytes',
                         lambda d, p: (writes.append(p), real_write(d, p)))
     mmengine_ckpt.save_checkpoint({'state_dict': {'w': torch.ones(1)}},
                                   target)
@@ -564,3 +564,102 @@ def test_killed_mid_write_never_truncates(tmp_path):
     assert len(leftovers) == 1
     assert leftovers[0].startswith('.ckpt.pth.')
     assert leftovers[0].endswith('.tmp')
+
+
+# ---------------------------------------------------------------------------
+# The last_checkpoint pointer
+# ---------------------------------------------------------------------------
+
+
+def _save_next_with_full_disk(hook, runner, limit):
+    """In a child process: save checkpoint 2 through ``hook``, with the
+    disk "full" (RLIMIT_FSIZE) from the moment the checkpoint file is
+    written, i.e. for the ``last_checkpoint`` pointer. Returns the child's
+    exit status: 10 = the pointer write failed with EFBIG."""
+    import errno
+    import resource
+    import signal
+    pid = os.fork()
+    if pid == 0:  # child
+        try:
+            real_save = runner.save_checkpoint
+
+            def save_then_fill_disk(*args, **kwargs):
+                real_save(*args, **kwargs)
+                signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+                hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]
+                resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+
+            runner.save_checkpoint = save_then_fill_disk
+            try:
+                hook._save_checkpoint_with_step(runner, 2, dict(iter=2))
+            except OSError as exc:
+                os._exit(10 if exc.errno == errno.EFBIG else 11)
+            os._exit(12)
+        finally:
+            os._exit(13)
+    _, status = os.waitpid(pid, 0)
+    return os.WEXITSTATUS(status)
+
+
+@pytest.fixture
+def trained_one_iter(tmp_path):
+    """A runner trained 1 iteration: last_checkpoint names iter_1.pth."""
+    runner = _make_runner(tmp_path, max_iters=1)
+    runner.train()
+    (hook, ) = [h for h in runner.hooks
+                if type(h).__name__ == 'CheckpointHook']
+    pointer = tmp_path / 'last_checkpoint'
+    assert pointer.read_text() == str(tmp_path / 'iter_1.pth')
+    return runner, hook, pointer
+
+
+@pytest.mark.skipif(not hasattr(os, 'fork'), reason='needs os.fork')
+def test_last_checkpoint_pointer_survives_a_failed_write(trained_one_iter):
+    """The disk fills up while CheckpointHook writes last_checkpoint: the
+    pointer still names the previous, whole checkpoint."""
+    runner, hook, pointer = trained_one_iter
+    old = pointer.read_text()
+    status = _save_next_with_full_disk(hook, runner, limit=len(old) // 2)
+    assert status == 10  # the pointer write did fail halfway
+    assert (pointer.parent / 'iter_2.pth').is_file()
+    assert pointer.read_text() == old  # intact, not half a path
+    assert mmengine_ckpt.find_latest_checkpoint(str(pointer.parent)) == old
+    assert not [n for n in os.listdir(pointer.parent) if n.endswith('.tmp')]
+    # and a normal save moves the pointer on
+    hook._save_checkpoint_with_step(runner, 2, dict(iter=2))
+    assert pointer.read_text() == str(pointer.parent / 'iter_2.pth')
+
+
+@pytest.mark.skipif(not hasattr(os, 'fork'), reason='needs os.fork')
+def test_mmengine_alone_truncates_the_pointer(trained_one_iter, monkeypatch):
+    """Why mmkd patches it: mmengine's own in-place write leaves half a path
+    under last_checkpoint, and resume then fails on a missing file."""
+    from mmengine.hooks import checkpoint_hook
+    runner, hook, pointer = trained_one_iter
+    monkeypatch.delattr(checkpoint_hook, 'open')  # back to builtins.open
+    old = pointer.read_text()
+    status = _save_next_with_full_disk(hook, runner, limit=len(old) // 2)
+    assert status == 10
+    assert pointer.read_text() == old[:len(old) // 2]  # truncated
+    assert not osp.isfile(
+        mmengine_ckpt.find_latest_checkpoint(str(pointer.parent)))
+
+
+def test_pointer_write_goes_through_atomic_open(trained_one_iter,
+                                                monkeypatch):
+    from mmengine.hooks import checkpoint_hook
+    runner, hook, pointer = trained_one_iter
+    opened = []
+    real = atomic_backends.atomic_open
+    monkeypatch.setattr(atomic_backends, 'atomic_open',
+                        lambda p, *a, **k: (opened.append(p), real(
+                            p, *a, **k))[1])
+    hook._save_checkpoint_with_step(runner, 2, dict(iter=2))
+    assert opened == [str(pointer)]
+    assert pointer.read_text() == str(pointer.parent / 'iter_2.pth')
+    # reads in that module still use the builtin
+    with checkpoint_hook.open(str(pointer)) as f:
+        assert f.read() == pointer.read_text()
+    install_safe_checkpoint_loading()  # idempotent
+    assert checkpoint_hook.open is atomic_backends._checkpoint_hook_open

@@ -179,12 +179,14 @@ class DistillItem(nn.Module):
                     f'{type(loss).__name__} needs equal channels; add '
                     f"student_transforms=[dict(type='ConvBNConnector')] "
                     f"(or dict(type='MLPProjector') for embeddings)")
-            if len(s) == 4 and len(t) == 4 and s[2:] != t[2:]:
+            if len(s) == 4 and len(t) == 4 and s[2:] != t[2:] and \
+                    loss.requires_equal_size:
                 raise ValueError(
                     f'{where}: spatial sizes differ ({tuple(s[2:])} vs '
                     f"{tuple(t[2:])}); add dict(type='Resize') to the end "
                     f'of student_transforms')
-            if len(s) != len(t) and loss.requires_equal_channels:
+            if len(s) != len(t) and loss.requires_equal_channels and \
+                    loss.requires_equal_size:
                 raise ValueError(
                     f'{where}: the tensors have different ranks; pool both '
                     f"sides (dict(type='GlobalAvgPool')) or neither")

@@ -1,0 +1,210 @@
+"""The quickstart's stages and their configs.
+
+:data:`QUICKSTART_STAGES` names the config (in ``configs/quickstart/``) and
+the label of every stage; :func:`stage_config` loads a stage's config with
+the quickstart's overrides (data root, work dir, iterations, seed, teacher
+checkpoint) the way ``tools/train.py`` loads a config with
+``--cfg-options``.
+"""
+import os.path as osp
+import uuid
+from collections import OrderedDict
+from typing import Dict, Optional, Union
+
+from mmengine.config import Config
+
+__all__ = [
+    'QUICKSTART_STAGES', 'QUICKSTART_DISTILL_STAGES', 'QUICKSTART_METHODS',
+    'QUICKSTART_DATA', 'QUICKSTART_TINY_DATA', 'QUICKSTART_TINY_ITERS',
+    'quickstart_config_dir', 'quickstart_config_path', 'parse_iters',
+    'set_max_iters', 'stage_config'
+]
+
+#: Stages of the quickstart: the config (in ``configs/quickstart/``) and the
+#: label used in tables and plots. ``teacher`` and ``baseline`` always run;
+#: the others are distillation methods.
+QUICKSTART_STAGES = OrderedDict(
+    teacher=dict(
+        config='teacher_deeplabv3_r18-w16-d16_synvoc-96x96.py',
+        label='Teacher (DeepLabV3 R18 w16)'),
+    baseline=dict(
+        config='baseline_deeplabv3_r18-w8-d16_synvoc-96x96.py',
+        label='Student alone (DeepLabV3 R18 w8)'),
+    ickd=dict(
+        config='ickd-s2x2_deeplabv3-r18-w16_deeplabv3-r18-w8_synvoc-96x96.py',
+        label='ICKD-S'),
+    kd=dict(
+        config='kd_deeplabv3-r18-w16_deeplabv3-r18-w8_synvoc-96x96.py',
+        label='KD'),
+)
+#: Every distillation stage (all but ``teacher`` and ``baseline``).
+QUICKSTART_DISTILL_STAGES = tuple(
+    s for s in QUICKSTART_STAGES if s not in ('teacher', 'baseline'))
+#: Distillation methods run by default, in order.
+QUICKSTART_METHODS = ('ickd', 'kd')
+
+#: The synthetic dataset of the full quickstart (generator defaults).
+QUICKSTART_DATA = dict(num_train=600, num_val=150, img_size=128, seed=0)
+#: ``--tiny``: a handful of images and iterations, to test the pipeline.
+QUICKSTART_TINY_DATA = dict(num_train=16, num_val=8, img_size=128, seed=0)
+QUICKSTART_TINY_ITERS = dict(teacher=2, student=2)
+
+
+# --------------------------------------------------------------------------
+# configs
+# --------------------------------------------------------------------------
+def quickstart_config_dir() -> str:
+    """``configs/quickstart`` of the mmkd checkout."""
+    root = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    path = osp.join(root, 'configs', 'quickstart')
+    if not osp.isdir(path):
+        raise FileNotFoundError(
+            f'quickstart configs not found at {path}: run the quickstart '
+            f'from an mmkd checkout (pip install -e .)')
+    return path
+
+
+def quickstart_config_path(stage: str) -> str:
+    """Path of the config file of ``stage`` (a key of QUICKSTART_STAGES)."""
+    if stage not in QUICKSTART_STAGES:
+        raise ValueError(f'unknown quickstart stage {stage!r}; choose from '
+                         f'{list(QUICKSTART_STAGES)}')
+    return osp.join(quickstart_config_dir(),
+                    QUICKSTART_STAGES[stage]['config'])
+
+
+def parse_iters(spec: Union[None, str, float, Dict[str, int]]) -> dict:
+    """Parse the quickstart's ``--iters`` option.
+
+    Forms:
+
+    * ``None``: the configs' iterations;
+    * a scale factor, ``'0.5'``, ``'0.5x'`` or ``2``: every stage's
+      iterations times the factor (rounded, at least 1);
+    * overrides, ``'teacher=400,student=200'`` (either key may be left out):
+      absolute iterations of the teacher and of every student (the
+      baseline and the distilled students always get the same number).
+
+    Returns:
+        dict: ``dict(scale=float, teacher=int|None, student=int|None)``.
+    """
+    out = dict(scale=1.0, teacher=None, student=None)
+    if spec is None:
+        return out
+    if isinstance(spec, dict):
+        items = spec.items()
+    elif isinstance(spec, (int, float)) and not isinstance(spec, bool):
+        items = [('scale', spec)]
+    else:
+        text = str(spec).strip()
+        if '=' in text:
+            items = []
+            for part in text.split(','):
+                key, sep, value = part.partition('=')
+                if not sep:
+                    raise ValueError(f'bad --iters part {part!r}: use '
+                                     f'teacher=N,student=M')
+                items.append((key.strip(), value.strip()))
+        else:
+            items = [('scale', text[:-1] if text.endswith('x') else text)]
+    for key, value in items:
+        if key not in out:
+            raise ValueError(
+                f'--iters: unknown key {key!r}; use a scale (0.5x) or '
+                f'teacher=N,student=M')
+        try:
+            value = float(value) if key == 'scale' else int(value)
+        except (TypeError, ValueError):
+            raise ValueError(f'--iters: {key}={value!r} is not a number') \
+                from None
+        if not value > 0:
+            raise ValueError(f'--iters: {key} must be positive, got {value}')
+        out[key] = value
+    return out
+
+
+def set_max_iters(cfg: Config, max_iters: int) -> None:
+    """Set a config's training length consistently.
+
+    Updates ``train_cfg.max_iters``, the validation interval (one
+    validation, at the end), the ``end`` of every iteration-based
+    parameter scheduler that ran to the old end (other milestones are
+    scaled), the checkpoint interval, and the logging interval (at most
+    10, so short runs still log).
+    """
+    max_iters = int(max_iters)
+    if max_iters < 1:
+        raise ValueError(f'max_iters must be >= 1, got {max_iters}')
+    old = int(cfg.train_cfg.max_iters)
+    cfg.train_cfg.max_iters = max_iters
+    cfg.train_cfg.val_interval = max_iters
+    for sched in cfg.get('param_scheduler', None) or []:
+        if sched.get('by_epoch', True):
+            continue
+        for key in ('begin', 'end'):
+            value = sched.get(key)
+            if value is None:
+                continue
+            if value >= old:
+                sched[key] = max_iters
+            else:
+                sched[key] = int(round(value * max_iters / old))
+    hooks = cfg.get('default_hooks', {})
+    if 'checkpoint' in hooks:
+        hooks.checkpoint.interval = max_iters
+    if 'logger' in hooks:
+        hooks.logger.interval = max(1, min(10, max_iters // 5))
+
+
+def _student_stage(stage: str) -> bool:
+    return stage != 'teacher'
+
+
+def stage_config(stage: str,
+                 *,
+                 data_root: str,
+                 work_dir: str,
+                 iters: Optional[dict] = None,
+                 seed: Optional[int] = None,
+                 teacher_checkpoint: Optional[str] = None,
+                 config: Optional[str] = None) -> Config:
+    """Load a quickstart config with the quickstart's overrides.
+
+    Args:
+        stage (str): ``'teacher'``, ``'baseline'`` or a method.
+        data_root (str): The ``VOC2012`` directory of the synthetic data.
+        work_dir (str): The stage's work dir.
+        iters (dict, optional): Output of :func:`parse_iters`.
+        seed (int, optional): ``randomness.seed`` of a student stage (the
+            teacher keeps its config's seed, so that its cache is shared).
+        teacher_checkpoint (str, optional): For distillation stages.
+        config (str, optional): Config file; defaults to the stage's.
+    """
+    from mmkd.utils.tool_utils import load_tool_config
+
+    config = config or quickstart_config_path(stage)
+    cfg = load_tool_config(config, work_dir=work_dir)
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        if loader in cfg:
+            cfg[loader].dataset.data_root = data_root
+    iters = iters or parse_iters(None)
+    default = int(cfg.train_cfg.max_iters)
+    key = 'student' if _student_stage(stage) else 'teacher'
+    n = iters.get(key) or max(1, int(round(default * iters['scale'])))
+    if n != default:
+        set_max_iters(cfg, n)
+    if seed is not None and _student_stage(stage):
+        cfg.randomness = dict(cfg.get('randomness', None) or {}, seed=seed)
+    if cfg.model.get('type') == 'SegDistiller':
+        if teacher_checkpoint is None:
+            raise ValueError(f'stage {stage!r} distils: pass the teacher '
+                             f'checkpoint')
+        cfg.model.teacher_checkpoint = teacher_checkpoint
+    # Several runners live in this one process: give each its own
+    # visualizer and message hub (mmengine keeps them by name, and a
+    # reused visualizer would write into the previous run's log dir).
+    tag = f'quickstart_{stage}_{uuid.uuid4().hex[:8]}'
+    cfg.experiment_name = tag
+    if isinstance(cfg.get('visualizer', None), dict):
+        cfg.visualizer.name = tag
+    return cfg

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Speed and memory benchmark of the ICKD loss (loss level, CPU or GPU).
+"""Speed and memory benchmark of the ICKD and CCS losses (CPU or GPU).
 
 Prints, from one run:
 
@@ -10,10 +10,18 @@ Prints, from one run:
    32x32 grid on a 64x64 map, batch 8) against the size of the two feature
    maps, measured in a fresh subprocess;
 3. the cost of the row-normalised (authors' code) form, fast and with
-   explicit chunked Grams, including the extra peak memory of the latter.
+   explicit chunked Grams, including the extra peak memory of the latter;
+4. CCS (channel correlation structure): forward + backward time of the
+   intra-instance term per grid against its explicit per-cell cosine
+   matrices (``ccs_intra_loss_reference``), and of the whole ``CCSLoss``
+   (intra + inter), with the 32x32 / 1x1 ratio and the explicit / grid
+   speedup.
 
-Times are medians over ``--repeats`` runs after one warm-up run (the
-explicit reference: ``--explicit-repeats`` runs, no warm-up). Memory on CPU
+``--sections`` runs a subset (``paper memory row ccs``; default: all).
+
+Times (wall, or with ``--clock cpu`` the process's CPU time) are medians
+over ``--repeats`` runs after one warm-up run (the explicit reference:
+``--explicit-repeats`` runs, no warm-up). Memory on CPU
 is the growth of the process's peak resident set size (Linux ``VmHWM``,
 reset through ``/proc/self/clear_refs`` after the inputs are allocated;
 ``ru_maxrss`` of the fresh process when that is not possible) over the
@@ -25,6 +33,7 @@ Example::
 
     python tools/benchmark_ickd.py            # defaults, about 2 minutes
     python tools/benchmark_ickd.py --quick    # small smoke run
+    python tools/benchmark_ickd.py --sections paper ccs
 """
 import argparse
 import json
@@ -41,8 +50,12 @@ import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..'))
 
+from mmkd.models.losses.ccs_loss import (  # noqa: E402
+    CCSLoss, ccs_intra_loss, ccs_intra_loss_reference)
 from mmkd.models.losses.ickd_loss import (  # noqa: E402
     ickd_loss, ickd_loss_reference)
+
+SECTIONS = ('paper', 'memory', 'row', 'ccs')
 
 
 def parse_args(argv=None):
@@ -69,6 +82,12 @@ def parse_args(argv=None):
     p.add_argument('--threads', type=int, default=None,
                    help='torch threads (default: torch default)')
     p.add_argument('--device', default='cpu')
+    p.add_argument('--sections', nargs='+', choices=SECTIONS,
+                   default=list(SECTIONS), help='parts of the report to run')
+    p.add_argument('--clock', choices=('wall', 'cpu'), default='wall',
+                   help='cpu: CPU time of the process (all threads), '
+                   'steadier than wall time on a machine shared with other '
+                   'jobs; CPU device only')
     p.add_argument('--quick', action='store_true',
                    help='small sizes, for a smoke test')
     p.add_argument('--memory-worker', default=None, help=argparse.SUPPRESS)
@@ -95,14 +114,18 @@ def make_inputs(B, C, H, W, device, seed=0):
     return s.requires_grad_(), t
 
 
+# time.perf_counter (wall) or time.process_time (--clock cpu)
+CLOCK = time.perf_counter
+
+
 def fwd_bwd_seconds(fn, s, t):
-    """Wall time of one forward + backward pass of ``fn(s, t)``."""
+    """Time of one forward + backward pass of ``fn(s, t)``."""
     s.grad = None
     sync(s.device)
-    start = time.perf_counter()
+    start = CLOCK()
     fn(s, t).backward()
     sync(s.device)
-    return time.perf_counter() - start
+    return CLOCK() - start
 
 
 def time_interleaved(fns, s, t, repeats, warmup=True):
@@ -216,8 +239,14 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
+    if args.clock == 'cpu':
+        if device.type != 'cpu':
+            raise SystemExit('--clock cpu measures CPU time: use it with '
+                             '--device cpu')
+        global CLOCK
+        CLOCK = time.process_time
     B, C, S = args.batch, args.channels, args.size
-    print('# ICKD loss benchmark')
+    print('# ICKD and CCS loss benchmark')
     print(f'command: python tools/benchmark_ickd.py '
           f'{" ".join(sys.argv[1:])}'.rstrip())
     name = (cpu_name() if device.type == 'cpu' else
@@ -225,14 +254,30 @@ def main(argv=None):
     print(f'torch {torch.__version__}, device {device} ({name}), '
           f'threads {torch.get_num_threads()}, python '
           f'{platform.python_version()}')
-    print(f'timing: C={C}, H=W={S}, B={B}, float32, forward+backward, '
-          f'median of {args.repeats} interleaved runs after a warm-up '
+    print(f'timing: {args.clock} clock, C={C}, H=W={S}, B={B}, float32, '
+          f'forward+backward, median of {args.repeats} interleaved runs '
+          f'after a warm-up '
           f'(explicit reference: {args.explicit_repeats}, no warm-up)')
     print('load average at start: ' + ' '.join(
         f'{x:.2f}' for x in os.getloadavg()))
     print()
 
     s, t = make_inputs(B, C, S, S, device)
+    fast = {}
+    if 'paper' in args.sections:
+        fast = paper_section(args, s, t)
+    if 'memory' in args.sections:
+        memory_section(args)
+    if 'row' in args.sections:
+        row_section(args, s, t, fast)
+    if 'ccs' in args.sections:
+        ccs_section(args, s, t)
+    print('load average at end: ' + ' '.join(
+        f'{x:.2f}' for x in os.getloadavg()))
+
+
+def paper_section(args, s, t):
+    B, C, S = args.batch, args.channels, args.size
     print('## 1. Paper form (normalize=None)')
     print()
     fast = dict(zip(args.grids, time_interleaved(
@@ -262,7 +307,11 @@ def main(argv=None):
         print(f'ratio explicit {g_max}x{g_max} / fast {g_max}x{g_max}: '
               f'{expl[g_max] / fast[g_max]:.0f} (target >= 10)')
     print()
+    return fast
 
+
+def memory_section(args):
+    S = args.size
     print(f'## 2. Memory: C={args.mem_channels}, {args.mem_grid}x'
           f'{args.mem_grid} grid, {S}x{S} map, batch {args.mem_batch}')
     print()
@@ -279,6 +328,9 @@ def main(argv=None):
           f'float32 Grams per network)')
     print()
 
+
+def row_section(args, s, t, fast):
+    B, C, S = args.batch, args.channels, args.size
     print('## 3. Row-normalised form (normalize=\'row\')')
     print()
     print('| grid | p | impl | form | fwd+bwd | extra peak memory |')
@@ -314,8 +366,45 @@ def main(argv=None):
               f'the {B * g * g} Grams of one network alone take '
               f'{mib(grams)} unchunked (method: {mem["method"]})')
     print()
-    print('load average at end: ' + ' '.join(
-        f'{x:.2f}' for x in os.getloadavg()))
+
+
+def ccs_section(args, s, t):
+    C, S = args.channels, args.size
+    print('## 4. CCS (channel correlation structure)')
+    print()
+    grids = args.grids
+    timed = time_interleaved(
+        [partial(ccs_intra_loss, grid_size=g) for g in grids] +
+        [CCSLoss(grid_size=g) for g in grids], s, t, args.repeats)
+    intra = dict(zip(grids, timed[:len(grids)]))
+    whole = dict(zip(grids, timed[len(grids):]))
+    expl = {
+        g: time_interleaved(
+            [partial(ccs_intra_loss_reference, grid_size=g)], s, t,
+            args.explicit_repeats, warmup=False)[0]
+        for g in args.explicit_grids
+    }
+    print('| grid | p | form (auto) | intra fwd+bwd | CCSLoss (intra + '
+          'inter) fwd+bwd | explicit intra fwd+bwd | explicit / intra |')
+    print('|---|---|---|---|---|---|---|')
+    for g in sorted(set(grids) | set(expl)):
+        p = (S // g) * (S // g)
+        cells = [f'{g}x{g}', str(p), form_of(p, C, None),
+                 f'{intra[g] * 1e3:.1f} ms' if g in intra else '-',
+                 f'{whole[g] * 1e3:.1f} ms' if g in whole else '-',
+                 f'{expl[g] * 1e3:.0f} ms' if g in expl else '-',
+                 f'{expl[g] / intra[g]:.0f}x' if g in expl and g in intra
+                 else '-']
+        print('| ' + ' | '.join(cells) + ' |')
+    print()
+    g_min, g_max = min(grids), max(grids)
+    print(f'CCS intra ratio {g_max}x{g_max} / {g_min}x{g_min}: '
+          f'{intra[g_max] / intra[g_min]:.2f} (target <= 1.2); CCSLoss '
+          f'(intra + inter): {whole[g_max] / whole[g_min]:.2f}')
+    if g_max in expl:
+        print(f'CCS explicit {g_max}x{g_max} / intra {g_max}x{g_max}: '
+              f'{expl[g_max] / intra[g_max]:.0f} (target >= 10)')
+    print()
 
 
 if __name__ == '__main__':

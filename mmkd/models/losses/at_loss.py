@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmkd.registry import MODELS
+from .base import DistillLoss
 from .utils import check_pair, check_positive
 
 __all__ = ['at_loss', 'ATLoss']
@@ -69,7 +70,7 @@ def at_loss(student: Tensor, teacher: Tensor, p: float = 2) -> Tensor:
 
 
 @MODELS.register_module()
-class ATLoss(nn.Module):
+class ATLoss(DistillLoss):
     """Attention transfer loss (Zagoruyko & Komodakis, ICLR 2017).
 
     A thin module around :func:`at_loss`; see it for the formula and the
@@ -78,29 +79,30 @@ class ATLoss(nn.Module):
     Args:
         p (float): Exponent applied to ``|F|``. Default 2.
         loss_weight (float): Multiplier of the loss. Default 1.0.
+        mask_invalid (bool): Zero the ``ignore_index`` and padded pixels of
+            both maps (``valid_mask=``): they get zero attention, so the
+            attention maps are normalised over the valid pixels only.
+            Default False.
 
-    Call: ``loss(student, teacher)`` with ``B x C' x H x W`` and
-    ``B x C x H x W`` tensors; returns ``loss_weight * at_loss(...)``. A
-    ``target`` keyword, if given, is ignored.
+    Call: ``loss(student, teacher)`` (plus ``valid_mask=`` with
+    ``mask_invalid=True``) with ``B x C' x H x W`` and ``B x C x H x W``
+    tensors; returns ``loss_weight * at_loss(...)``.
     """
 
-    requires_target = False
+    supports_valid_mask = True
     # Attention maps average over channels: student and teacher may differ.
     requires_equal_channels = False
 
-    def __init__(self, p: float = 2, loss_weight: float = 1.0) -> None:
-        super().__init__()
+    def __init__(self,
+                 p: float = 2,
+                 loss_weight: float = 1.0,
+                 mask_invalid: bool = False) -> None:
+        super().__init__(loss_weight, mask_invalid)
         check_positive('p', p, 'the exponent of |F|; the paper uses 2')
         self.p = p
-        self.loss_weight = float(loss_weight)
 
-    def forward(self, student: Tensor, teacher: Tensor, **kwargs) -> Tensor:
-        unexpected = sorted(set(kwargs) - {'target'})
-        if unexpected:
-            raise TypeError(
-                f'ATLoss.forward() got unexpected keyword arguments '
-                f'{unexpected}; it accepts (student, teacher)')
-        return self.loss_weight * at_loss(student, teacher, self.p)
+    def compute(self, student: Tensor, teacher: Tensor) -> Tensor:
+        return at_loss(student, teacher, self.p)
 
     def extra_repr(self) -> str:
-        return f'p={self.p}, loss_weight={self.loss_weight}'
+        return f'p={self.p}, {super().extra_repr()}'

@@ -89,6 +89,10 @@ class DistillLoss(nn.Module):
         requires_equal_channels (bool): Student and teacher tensors must
             have the same channel count (dim 1); the distiller checks it at
             build time and asks for a connector.
+        requires_equal_size (bool): 4-D student and teacher maps must have
+            the same ``H x W``; the distiller checks it at build time and
+            asks for a ``Resize``. Losses that pool per sample (relation
+            losses) set it to False.
         accepts_multiple (bool): The loss takes tuples of tensors (several
             features per side), e.g. IRG's transformation term.
         min_batch (int): Smallest batch the loss is defined on (relation
@@ -106,6 +110,7 @@ class DistillLoss(nn.Module):
     supports_valid_mask: bool = False
     masks_in_compute: bool = False
     requires_equal_channels: bool = True
+    requires_equal_size: bool = True
     accepts_multiple: bool = False
     min_batch: int = 1
 

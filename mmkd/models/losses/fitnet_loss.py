@@ -2,10 +2,13 @@
 ICLR 2015."""
 from __future__ import annotations
 
+from typing import Optional
+
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmkd.registry import MODELS
+from .base import DistillLoss, resize_mask
 from .utils import check_pair
 
 __all__ = ['fitnet_loss', 'FitNetsLoss']
@@ -23,7 +26,8 @@ def _check_reduction(reduction) -> None:
 
 def fitnet_loss(student: Tensor,
                 teacher: Tensor,
-                reduction: str = 'mean') -> Tensor:
+                reduction: str = 'mean',
+                valid_mask: Optional[Tensor] = None) -> Tensor:
     r"""FitNets hint loss: squared error between connected features.
 
     Romero et al. (ICLR 2015) train a thin student's intermediate layer (the
@@ -38,10 +42,16 @@ def fitnet_loss(student: Tensor,
     * ``'sum'``: :math:`\frac{1}{B}\sum (S - T)^2`, summed over
       ``C x H x W`` and averaged over the batch.
 
+    With ``valid_mask`` the sum runs over the valid pixels only and
+    ``'mean'`` divides by ``C`` times their number (``B H W`` becomes the
+    count of valid pixels; 0 when there is none).
+
     Args:
         student (Tensor): Connected student features, ``B x C x H x W``.
         teacher (Tensor): Teacher features, same shape, usually detached.
         reduction (str): ``'mean'`` or ``'sum'``, see above.
+        valid_mask (Tensor, optional): ``B x H' x W'`` bool, False at
+            pixels to leave out; nearest-resized to ``H x W``.
 
     Returns:
         Tensor: Scalar loss, float32 or wider.
@@ -54,13 +64,17 @@ def fitnet_loss(student: Tensor,
     check_pair(student, teacher)
     dtype = torch.promote_types(student.dtype, torch.float32)
     sq = (student.to(dtype) - teacher.to(dtype)).pow(2)
+    if valid_mask is None:
+        return sq.mean() if reduction == 'mean' else sq.sum() / sq.shape[0]
+    mask = resize_mask(valid_mask.to(sq.device), sq.shape[-2:])
+    total = torch.where(mask[:, None], sq, 0).sum()
     if reduction == 'mean':
-        return sq.mean()
-    return sq.sum() / student.shape[0]
+        return total / (mask.sum() * sq.shape[1]).clamp_min(1)
+    return total / sq.shape[0]
 
 
 @MODELS.register_module()
-class FitNetsLoss(nn.Module):
+class FitNetsLoss(DistillLoss):
     """FitNets hint loss (Romero et al., ICLR 2015).
 
     A thin module around :func:`fitnet_loss`; see it for the reductions.
@@ -69,30 +83,32 @@ class FitNetsLoss(nn.Module):
         loss_weight (float): Multiplier of the loss. Default 1.0.
         reduction (str): ``'mean'`` or ``'sum'`` (sum over C x H x W, mean
             over the batch). Default ``'mean'``.
+        mask_invalid (bool): Leave ``ignore_index`` and padded pixels out
+            (``valid_mask=``); ``'mean'`` then averages over valid pixels.
+            Default False.
 
-    Call: ``loss(student, teacher)`` with two ``B x C x H x W`` tensors of
-    equal shape; returns ``loss_weight * fitnet_loss(...)``. A ``target``
-    keyword, if given, is ignored.
+    Call: ``loss(student, teacher)`` (plus ``valid_mask=`` with
+    ``mask_invalid=True``) with two ``B x C x H x W`` tensors of equal
+    shape; returns ``loss_weight * fitnet_loss(...)``.
     """
 
-    requires_target = False
+    supports_valid_mask = True
+    # the mean divides by the number of valid pixels: fitnet_loss masks
+    masks_in_compute = True
 
-    def __init__(self, loss_weight: float = 1.0,
-                 reduction: str = 'mean') -> None:
-        super().__init__()
+    def __init__(self,
+                 loss_weight: float = 1.0,
+                 reduction: str = 'mean',
+                 mask_invalid: bool = False) -> None:
+        super().__init__(loss_weight, mask_invalid)
         _check_reduction(reduction)
-        self.loss_weight = float(loss_weight)
         self.reduction = reduction
 
-    def forward(self, student: Tensor, teacher: Tensor, **kwargs) -> Tensor:
-        unexpected = sorted(set(kwargs) - {'target'})
-        if unexpected:
-            raise TypeError(
-                f'FitNetsLoss.forward() got unexpected keyword arguments '
-                f'{unexpected}; it accepts (student, teacher)')
-        return self.loss_weight * fitnet_loss(student, teacher,
-                                              self.reduction)
+    def compute(self,
+                student: Tensor,
+                teacher: Tensor,
+                valid_mask: Optional[Tensor] = None) -> Tensor:
+        return fitnet_loss(student, teacher, self.reduction, valid_mask)
 
     def extra_repr(self) -> str:
-        return (f'loss_weight={self.loss_weight}, '
-                f'reduction={self.reduction!r}')
+        return f'{super().extra_repr()}, reduction={self.reduction!r}'

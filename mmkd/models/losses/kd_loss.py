@@ -7,10 +7,11 @@ from typing import Optional
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
 from mmkd.registry import MODELS
-from .utils import check_pair
+from .base import DistillLoss
+from .utils import check_pair, check_positive
 
 __all__ = ['kd_loss', 'KDLoss']
 
@@ -18,11 +19,8 @@ RESIZE_OPTIONS = ('logits', 'target')
 
 
 def _check_options(tau, resize) -> None:
-    if isinstance(tau, bool) or not isinstance(tau, (int, float)) or \
-            not tau > 0:
-        raise ValueError(
-            f'tau={tau!r} must be a positive number (the softmax '
-            f'temperature; 1.0 is plain softmax)')
+    check_positive('tau', tau, 'the softmax temperature; 1.0 is plain '
+                   'softmax')
     if resize not in RESIZE_OPTIONS:
         raise ValueError(
             f"resize={resize!r} is not supported: use 'logits' (upsample "
@@ -135,11 +133,12 @@ def kd_loss(student: Tensor,
 
 
 @MODELS.register_module()
-class KDLoss(nn.Module):
+class KDLoss(DistillLoss):
     """Pixel-wise KD loss (Hinton et al. 2015) for segmentation logits.
 
     A thin module around :func:`kd_loss`; see it for the formula and the
-    resizing rules.
+    resizing rules. The labels leave the ``ignore_index`` pixels out, so
+    there is no ``mask_invalid`` option.
 
     Args:
         tau (float): Temperature. Default 1.0.
@@ -159,25 +158,19 @@ class KDLoss(nn.Module):
                  loss_weight: float = 1.0,
                  ignore_index: int = 255,
                  resize: str = 'logits') -> None:
-        super().__init__()
+        super().__init__(loss_weight)
         _check_options(tau, resize)
         self.tau = float(tau)
-        self.loss_weight = float(loss_weight)
         self.ignore_index = int(ignore_index)
         self.resize = resize
 
-    def forward(self,
+    def compute(self,
                 student: Tensor,
                 teacher: Tensor,
-                target: Optional[Tensor] = None,
-                **kwargs) -> Tensor:
-        if kwargs:
-            raise TypeError(
-                f'KDLoss.forward() got unexpected keyword arguments '
-                f'{sorted(kwargs)}; it accepts (student, teacher, target)')
-        return self.loss_weight * kd_loss(student, teacher, target, self.tau,
-                                          self.ignore_index, self.resize)
+                target: Optional[Tensor] = None) -> Tensor:
+        return kd_loss(student, teacher, target, self.tau, self.ignore_index,
+                       self.resize)
 
     def extra_repr(self) -> str:
-        return (f'tau={self.tau}, loss_weight={self.loss_weight}, '
+        return (f'tau={self.tau}, {super().extra_repr()}, '
                 f'ignore_index={self.ignore_index}, resize={self.resize!r}')

@@ -23,12 +23,12 @@ def test_gradients():
     for reduction in ('mean', 'sum'):
         assert torch.autograd.gradcheck(
             lambda a, b: fitnet_loss(a, b, reduction), (s, t))
-    s.grad = None
-    t_param = t.detach().clone().requires_grad_()
-    fitnet_loss(s, t_param.detach()).backward()
-    # d/dS mean((S - T)^2) = 2 (S - T) / numel
-    torch.testing.assert_close(s.grad, 2 * (s - t).detach() / s.numel())
-    assert t_param.grad is None
+    s.grad = t.grad = None
+    fitnet_loss(s, t).backward()
+    # d/dS mean((S - T)^2) = 2 (S - T) / numel, d/dT = -d/dS
+    expected = 2 * (s - t).detach() / s.numel()
+    torch.testing.assert_close(s.grad, expected)
+    torch.testing.assert_close(t.grad, -expected)
 
 
 def test_errors():
@@ -56,12 +56,46 @@ def test_module_and_registry():
     t = torch.randn(2, 3, 4, 4, generator=gen)
     torch.testing.assert_close(loss(s, t),
                                2.0 * fitnet_loss(s, t, reduction='sum'))
-    torch.testing.assert_close(loss(s, t, target=None), loss(s, t))
-    with pytest.raises(TypeError, match='unexpected keyword'):
+    with pytest.raises(TypeError, match=r"unexpected keyword arguments "
+                       r"\['foo'\]; it accepts \(student, teacher\)"):
         loss(s, t, foo=1)
+    with pytest.raises(TypeError, match='unexpected keyword'):
+        loss(s, t, target=None)
 
 
 def test_package_exports():
     import mmkd.models.losses as losses
     for name in ('fitnet_loss', 'FitNetsLoss'):
         assert name in losses.__all__ and hasattr(losses, name)
+
+
+def test_mask_invalid_by_hand():
+    # C=2, 1x3 map, column 2 masked. Squared errors: channel 0 [1, 4, 100],
+    # channel 1 [9, 0, 400]; valid: 1 + 4 + 9 + 0 = 14 over C x 2 = 4
+    # elements -> mean 3.5; sum over C x H x W / B = 14
+    s = torch.tensor([[[[1., 2., 10.]], [[3., 0., 20.]]]])
+    t = torch.zeros(1, 2, 1, 3)
+    mask = torch.tensor([[[True, True, False]]])
+    mean = FitNetsLoss(mask_invalid=True)
+    assert mean(s, t, valid_mask=mask).item() == pytest.approx(3.5)
+    summed = FitNetsLoss(reduction='sum', mask_invalid=True)
+    assert summed(s, t, valid_mask=mask).item() == pytest.approx(14)
+    # nothing valid: 0, not NaN
+    assert mean(s, t, valid_mask=mask & False).item() == 0
+    gen = torch.Generator().manual_seed(2)
+    a = torch.randn(2, 3, 2, 2, dtype=torch.float64, generator=gen,
+                    requires_grad=True)
+    b = torch.randn(2, 3, 2, 2, dtype=torch.float64, generator=gen)
+    m = torch.tensor([[[True, False], [True, True]], [[False] * 2] * 2])
+    assert torch.autograd.gradcheck(
+        lambda x: fitnet_loss(x, b, 'mean', m), (a, ))
+
+
+def test_degenerate_inputs():
+    zeros = torch.zeros(2, 3, 4, 4, requires_grad=True)
+    for reduction in ('mean', 'sum'):
+        zeros.grad = None
+        out = fitnet_loss(zeros, torch.zeros(2, 3, 4, 4), reduction)
+        assert out.item() == 0
+        out.backward()
+        assert torch.isfinite(zeros.grad).all()

@@ -105,4 +105,4 @@ find_unused_parameters = False
 # Evaluate the frozen teacher on VOC val once before training (a check that
 # the zoo checkpoint loaded: expect its published mIoU) and log the
 # student's mIoU as a fraction of the teacher's after every validation.
-custom_hooks = [dict(type='TeacherEvalHook')]
+custom_hooks = _base_.custom_hooks + [dict(type='TeacherEvalHook')]

@@ -38,8 +38,22 @@ PSPNET_URL = (
     'https://download.openmmlab.com/mmsegmentation/v0.5/pspnet/'
     'pspnet_r101-d8_512x512_20k_voc12aug/'
     'pspnet_r101-d8_512x512_20k_voc12aug_20200617_102003-4aef3c9a.pth')
+DEEPLABV3PLUS_URL = (
+    'https://download.openmmlab.com/mmsegmentation/v0.5/deeplabv3plus/'
+    'deeplabv3plus_r101-d8_512x512_20k_voc12aug/'
+    'deeplabv3plus_r101-d8_512x512_20k_voc12aug_20200617_102345-c7ff3d56.pth')
 # decode head type of each zoo teacher
-ZOO_TEACHERS = {DEEPLABV3_URL: 'ASPPHead', PSPNET_URL: 'PSPHead'}
+ZOO_TEACHERS = {
+    DEEPLABV3_URL: 'ASPPHead',
+    PSPNET_URL: 'PSPHead',
+    DEEPLABV3PLUS_URL: 'DepthwiseSeparableASPPHead'
+}
+# Output stride of each map an ICKD config may distil (512x512 crops): the
+# ASPP/PSP bottleneck at stride 8, DeepLabV3+'s decoder at stride 4.
+ICKD_FEATURE_STRIDES = {
+    'decode_head.bottleneck': 8,
+    'decode_head.sep_bottleneck': 4
+}
 
 # Keys that make up a training recipe: a distillation config must share
 # them with its student-only baseline.
@@ -57,7 +71,12 @@ CONFIGS = sorted(
 
 # The quickstart configs run on mmkd's synthetic data (their own tests are in
 # tests/tools/); the VOC-specific checks skip them.
-VOC_CONFIGS = [c for c in CONFIGS if not c.startswith('quickstart/')]
+# configs/extend/ distils into students mmkd has no baseline for (a
+# SegFormer without auxiliary head, its own optimiser): built here, the
+# rest is checked by tests/test_extend_config.py.
+EXTEND_CONFIGS = [c for c in CONFIGS if c.startswith('extend/')]
+VOC_CONFIGS = [c for c in CONFIGS if not c.startswith('quickstart/')
+               and c not in EXTEND_CONFIGS]
 DISTILLER_TYPES = ('SegDistiller', 'ClsDistiller')
 
 _cache = {}
@@ -144,6 +163,10 @@ def distillers(names=None):
     return [c for c in (names or CONFIGS) if is_distiller(load(c))]
 
 
+def _module(spec):
+    return spec if isinstance(spec, str) else spec['module']
+
+
 def _ickd_items(cfg):
     return [i for i in cfg.model.distill if i.loss.type == 'ICKDLoss']
 
@@ -151,8 +174,8 @@ def _ickd_items(cfg):
 def test_config_list():
     # Guard against the parametrisation silently finding nothing.
     assert 'ickd_voc.py' in VOC_CONFIGS
-    assert len([c for c in teachers() if c in VOC_CONFIGS]) == 2
-    assert len([c for c in baselines() if c in VOC_CONFIGS]) == 4
+    assert len([c for c in teachers() if c in VOC_CONFIGS]) == 3
+    assert len([c for c in baselines() if c in VOC_CONFIGS]) == 6
     assert len(distillers(VOC_CONFIGS)) >= 8
 
 
@@ -258,7 +281,8 @@ def test_distiller_teacher_is_a_teacher_config(name):
         assert load(matches[0]).teacher_checkpoint == url
 
 
-@pytest.mark.parametrize('name', distillers())
+@pytest.mark.parametrize(
+    'name', [c for c in distillers() if c not in EXTEND_CONFIGS])
 def test_distiller_shares_a_baseline_recipe(name):
     cfg = load(name)
     matches = []
@@ -278,12 +302,15 @@ def test_ickd_weight_is_alpha_per_pixel(name):
     """ICKD configs weigh the paper-form loss by ickd_alpha / p^2.
 
     ``p`` is the number of pixels of a grid cell on the distilled map
-    (512x512 crop at output stride 8: 64x64), see configs/ickd_voc.py.
+    (512x512 crop at output stride 8: 64x64; DeepLabV3+'s decoder output at
+    stride 4: 128x128), see configs/ickd_voc.py.
     """
     cfg = load(name)
     (item, ) = _ickd_items(cfg)
     h, w = cfg.ickd_feature_size
-    assert (h, w) == tuple(s // 8 for s in cfg.crop_size)
+    stride = ICKD_FEATURE_STRIDES[_module(item.student)]
+    assert _module(item.teacher) == _module(item.student)
+    assert (h, w) == tuple(s // stride for s in cfg.crop_size)
     n, m = item.loss.grid_size
     assert h % n == 0 and w % m == 0
     cell_pixels = (h // n) * (w // m)
@@ -324,6 +351,39 @@ def test_ickd_grid_variants_change_only_the_grid():
         assert without_grid(cfg) == ref, name
 
 
+
+@pytest.mark.parametrize('student', ['r18', 'mbv2'])
+def test_ickd_paper_pair_has_the_paper_grids(student):
+    """The ICKD paper's own VOC pair (DeepLabV3+ R101 -> R18 / MobileNetV2):
+    its four grids, each config the 4x4 one with only the grid (and the
+    weight that follows the cell size) changed."""
+    suffix = (f'_deeplabv3plus-r101_deeplabv3plus-{student}'
+              '_voc12aug-512x512_40k.py')
+    names = {c for c in CONFIGS if c.startswith('ickd/ickd-s')
+             and c.endswith(suffix)}
+    grids = [(1, 1), (4, 4), (16, 16), (32, 32)]
+    assert names == {f'ickd/ickd-s{n}x{m}{suffix}' for n, m in grids}
+    ref_cfg = load(f'ickd/ickd-s4x4{suffix}')
+    assert ref_cfg.model.teacher_checkpoint == DEEPLABV3PLUS_URL
+    (ref_item, ) = _ickd_items(ref_cfg)
+
+    def without_grid(cfg):
+        d = plain(cfg.to_dict())
+        for key in ('ickd_grid', 'ickd_cell_pixels'):
+            d.pop(key, None)
+        d['model']['distill'][0]['loss'].pop('grid_size')
+        d['model']['distill'][0]['loss'].pop('loss_weight')
+        return d
+
+    ref = without_grid(ref_cfg)
+    for n, m in grids:
+        cfg = load(f'ickd/ickd-s{n}x{m}{suffix}')
+        (item, ) = _ickd_items(cfg)
+        assert tuple(item.loss.grid_size) == (n, m)
+        assert math.isclose(item.loss.loss_weight,
+                            ref_item.loss.loss_weight * (n * m / 16)**2)
+        assert without_grid(cfg) == ref
+
 def test_flagship_recipe():
     cfg = load('ickd_voc.py')
     assert cfg.train_cfg.max_iters == 40000
@@ -336,4 +396,5 @@ def test_flagship_recipe():
     assert cfg.model.student.backbone.depth == 18
     assert cfg.model.teacher.backbone.depth == 101
     assert cfg.model.teacher_checkpoint == DEEPLABV3_URL
-    assert [h.type for h in cfg.custom_hooks] == ['TeacherEvalHook']
+    assert [h.type for h in cfg.custom_hooks] == [
+        'NonFiniteLossHook', 'ExactResumeHook', 'TeacherEvalHook']

@@ -1,4 +1,7 @@
-"""Export a distilled student as a checkpoint + config plain mmseg loads.
+"""Export a distilled student: for segmentation a checkpoint + config plain
+mmseg loads; for classification a torchvision ``state_dict``.
+
+The teacher is never built or downloaded.
 
 Example:
     python tools/export_student.py configs/ickd_voc.py \
@@ -11,8 +14,11 @@ Example:
 import argparse
 import sys
 
+from mmengine.config import Config
+
 import mmkd  # noqa: F401  safe checkpoint loading
 from mmkd.apis import export_student
+from mmkd.apis.cls_export import export_cls_student, is_cls_config
 from mmkd.utils.tool_utils import add_common_args
 
 
@@ -26,11 +32,15 @@ def main():
     add_common_args(parser)
     args = parser.parse_args()
     try:
-        ckpt, cfg = export_student(args.config, args.checkpoint, args.out_dir,
-                                   args.cfg_options, args.name)
-    except (FileNotFoundError, ValueError) as err:
+        cfg = Config.fromfile(args.config)
+        if args.cfg_options:
+            cfg.merge_from_dict(args.cfg_options)
+        export = export_cls_student if is_cls_config(cfg) else export_student
+        ckpt, side = export(args.config, args.checkpoint, args.out_dir,
+                            args.cfg_options, args.name)
+    except (FileNotFoundError, ValueError, RuntimeError) as err:
         sys.exit(f'error: {err}')
-    print(f'student checkpoint: {ckpt}\nstudent config:     {cfg}')
+    print(f'student checkpoint: {ckpt}\nstudent config:     {side}')
 
 
 if __name__ == '__main__':

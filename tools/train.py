@@ -8,6 +8,7 @@ from mmengine.logging import print_log
 from mmengine.runner import Runner
 
 import mmkd  # noqa: F401  registers mmkd and its safe checkpoint loading
+from mmkd.engine import prepare_cpu_distributed
 from mmkd.registry import RUNNERS
 from mmkd.utils.data_check import DatasetNotFoundError, check_datasets
 from mmkd.utils.tool_utils import add_common_args, load_tool_config
@@ -60,6 +61,8 @@ def main():
             cfg.optim_wrapper.loss_scale = 'dynamic'
 
     cfg.resume = args.resume
+    # several processes without GPUs: gloo, no device_ids, SyncBN -> BN
+    prepare_cpu_distributed(cfg)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

@@ -19,3 +19,11 @@ load_from = None
 resume = False
 
 tta_model = dict(type='SegTTAModel')
+
+# mmkd's fault handling, on in every config built on this runtime (a config
+# that sets its own custom_hooks keeps them: `_base_.custom_hooks + [...]`):
+# NonFiniteLossHook stops training at the first NaN/Inf loss term, naming
+# the iteration and the term, before that iteration is checkpointed;
+# ExactResumeHook saves the random generators' states in checkpoints so
+# that --resume continues exactly (docs/faults.md).
+custom_hooks = [dict(type='NonFiniteLossHook'), dict(type='ExactResumeHook')]

@@ -12,9 +12,14 @@ An entry of a distiller's ``distill=[...]`` list (schema in
          loss=dict(type='ICKDLoss', grid_size=(4, 4), loss_weight=1e-4))
 """
 import copy
+import difflib
+import inspect
+import logging
 from typing import List, Optional, Sequence, Tuple, Union
 
 import torch
+from mmengine import dist
+from mmengine.logging import print_log
 from torch import Tensor, nn
 
 from mmkd.registry import MODELS
@@ -92,6 +97,7 @@ class DistillItem(nn.Module):
         self.student_transforms = nn.ModuleList()
         self.teacher_transforms = nn.ModuleList()
         self.loss: Optional[DistillLoss] = None
+        self._batch_checked = False
 
     # ------------------------------------------------------------------
     # build
@@ -99,7 +105,7 @@ class DistillItem(nn.Module):
     def build(self, student_shapes: Sequence[torch.Size],
               teacher_shapes: Sequence[torch.Size], context_kwargs: dict):
         """Build transforms and loss from the probed raw shapes."""
-        self.loss = MODELS.build(copy.deepcopy(self._cfg['loss']))
+        self.loss = self._build_loss()
         if not isinstance(self.loss, DistillLoss):
             raise TypeError(
                 f'distill item {self.name!r}: loss '
@@ -127,6 +133,61 @@ class DistillItem(nn.Module):
                 teacher_specs=self.teacher_specs,
                 **context_kwargs))
         return s_out, t_out
+
+    def _build_loss(self) -> nn.Module:
+        """Build the loss; an unknown type or option fails naming the
+        valid ones (closest first)."""
+        cfg = copy.deepcopy(self._cfg['loss'])
+        if not isinstance(cfg, dict) or 'type' not in cfg:
+            raise ValueError(
+                f"distill item {self.name!r}: loss must be a dict with a "
+                f"type, e.g. loss=dict(type='ICKDLoss', loss_weight=1.0); "
+                f'got {cfg!r}')
+        cls = cfg['type'] if isinstance(cfg['type'], type) else MODELS.get(
+            cfg['type'])
+        if cls is None:
+            known = sorted(
+                name for name, c in MODELS.module_dict.items()
+                if isinstance(c, type) and issubclass(c, DistillLoss))
+            raise KeyError(
+                f'distill item {self.name!r}: unknown loss type '
+                f'{cfg["type"]!r}{_did_you_mean(cfg["type"], known)}. '
+                f"mmkd's distillation losses: {', '.join(known)}")
+        params = inspect.signature(cls.__init__).parameters
+        if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+            valid = [n for n, p in params.items() if n != 'self' and p.kind
+                     not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+            for key in cfg:
+                if key != 'type' and key not in valid:
+                    raise TypeError(
+                        f'distill item {self.name!r}: {cls.__name__} has no '
+                        f'option {key!r}{_did_you_mean(key, valid)}; its '
+                        f'options are {", ".join(valid)}')
+        return MODELS.build(cfg)
+
+    def check_batch(self, batch_size: int) -> None:
+        """On the first training batch: fail below the loss's
+        ``min_batch``, warn when a loss that compares samples
+        (``compares_samples``) sees a global batch of one (it is 0)."""
+        if self._batch_checked:
+            return
+        self._batch_checked = True
+        total = batch_size * dist.get_world_size()
+        loss = type(self.loss).__name__
+        if total < self.loss.min_batch:
+            raise ValueError(
+                f'distill item {self.name!r}: {loss} needs a batch of at '
+                f'least {self.loss.min_batch} samples over all processes, '
+                f'got {total}; raise train_dataloader.batch_size')
+        if total < 2 and getattr(self.loss, 'compares_samples', False):
+            print_log(
+                f'distill item {self.name!r}: {loss} compares the samples '
+                f'of a batch, but the global batch has 1 sample, so the '
+                f'term is 0 and distils nothing; set '
+                f'train_dataloader.batch_size to 2 or more (or train on '
+                f'several processes)',
+                logger='current',
+                level=logging.WARNING)
 
     def _build_side(self, side: str, shapes, ref_shapes) -> List[torch.Size]:
         cfgs = self._cfg.get(f'{side}_transforms') or []
@@ -243,3 +304,8 @@ def _probe_transform(module: nn.Module, shape: torch.Size,
         module.train(was_training)
     return y.shape
 
+
+def _did_you_mean(name, valid) -> str:
+    close = difflib.get_close_matches(str(name), valid, n=3, cutoff=0.5)
+    return f" (did you mean {' or '.join(map(repr, close))}?)" if close \
+        else ''

@@ -288,6 +288,7 @@ class Distiller(BaseModel):
                 losses = self.student(inputs, data_samples, mode='loss')
             target, valid_mask = self._extras(data_samples)
             for item in self.distill_items:
+                item.check_batch(inputs.shape[0])
                 student, teacher = item.transform(*self._features(item))
                 kwargs = {}
                 if item.loss.requires_target:

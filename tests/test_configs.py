@@ -398,3 +398,30 @@ def test_flagship_recipe():
     assert cfg.model.teacher_checkpoint == DEEPLABV3_URL
     assert [h.type for h in cfg.custom_hooks] == [
         'NonFiniteLossHook', 'ExactResumeHook', 'TeacherEvalHook']
+
+
+def test_voc_pipelines_check_their_data_and_export_plain_loaders(tmp_path):
+    """VOC configs load through mmkd's checked loaders; a bad label names
+    its file; the exported student config uses mmcv's / mmseg's loaders."""
+    import numpy as np
+    from mmcv.transforms import Compose
+    from PIL import Image
+
+    from mmkd.apis.export import student_config
+    from mmkd.datasets import BadDataError
+    cfg = load('ickd_voc.py')
+    types = [t['type'] for t in cfg.train_pipeline[:2]]
+    assert types == ['CheckedLoadImageFromFile', 'CheckedLoadAnnotations']
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / 'a.jpg')
+    label = np.zeros((8, 8), np.uint8)
+    label[2, 3] = 42  # VOC has 21 classes
+    Image.fromarray(label).save(tmp_path / 'a.png')
+    with DefaultScope.overwrite_default_scope('mmkd'):
+        loaders = Compose(copy.deepcopy(cfg.train_pipeline[:2]))
+    with pytest.raises(BadDataError, match=r'a\.png: label values 42'):
+        loaders(dict(img_path=str(tmp_path / 'a.jpg'),
+                     seg_map_path=str(tmp_path / 'a.png'), seg_fields=[],
+                     reduce_zero_label=False))
+    text = student_config(cfg).pretty_text
+    assert 'Checked' not in text and 'num_classes=21' in text
+    assert "type='LoadAnnotations'" in text

@@ -31,6 +31,8 @@ def student_config(cfg: Config) -> Config:
             f"(classification students: mmkd.apis.export_cls_student)")
     out = student_eval_config(cfg)
     out.default_scope = 'mmseg'
+    for key in list(out.keys()):
+        _plain_loaders(out[key])
     out.load_from = None
     out.resume = False
     out.pop('custom_imports', None)
@@ -40,6 +42,32 @@ def student_config(cfg: Config) -> Config:
             if HOOKS.get(hook['type']) is not None
         ]
     return out
+
+
+#: mmkd's checked loaders -> the mmcv / mmseg loaders they extend, and the
+#: arguments only mmkd's take.
+PLAIN_LOADERS = {
+    'CheckedLoadImageFromFile': ('LoadImageFromFile', ()),
+    'CheckedLoadAnnotations': ('LoadAnnotations',
+                               ('num_classes', 'ignore_index')),
+}
+
+
+def _plain_loaders(cfg) -> None:
+    """Replace mmkd's checked loaders by mmcv's / mmseg's, in place, so the
+    exported config needs no mmkd."""
+    if isinstance(cfg, dict):
+        kind = cfg.get('type')
+        if isinstance(kind, str) and kind.split('.')[-1] in PLAIN_LOADERS:
+            plain, extra = PLAIN_LOADERS[kind.split('.')[-1]]
+            cfg['type'] = plain
+            for key in extra:
+                cfg.pop(key, None)
+        for value in cfg.values():
+            _plain_loaders(value)
+    elif isinstance(cfg, (list, tuple)):
+        for value in cfg:
+            _plain_loaders(value)
 
 
 def export_student(config: str,

@@ -11,8 +11,11 @@ dataset_type = 'PascalVOCDataset'
 data_root = 'data/VOCdevkit/VOC2012'
 crop_size = (512, 512)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
+    # mmkd's loaders: a truncated image, a label of the wrong size or
+    # label values outside the classes fail naming the file (export turns
+    # them back into mmcv's LoadImageFromFile / mmseg's LoadAnnotations)
+    dict(type='CheckedLoadImageFromFile'),
+    dict(type='CheckedLoadAnnotations', num_classes=21),
     dict(
         type='RandomResize',
         scale=(2048, 512),
@@ -26,11 +29,11 @@ train_pipeline = [
 ]
 
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
+    dict(type='CheckedLoadImageFromFile'),
     dict(type='Resize', scale=(2048, 512), keep_ratio=True),
     # add loading annotation after ``Resize`` because ground truth
     # does not need to do resize data transform
-    dict(type='LoadAnnotations'),
+    dict(type='CheckedLoadAnnotations', num_classes=21),
     dict(type='PackSegInputs')
 ]
 img_ratios = [0.5, 0.75, 1.0, 1.25, 1.5, 1.75]

@@ -286,8 +286,10 @@ class FeatureRecorder:
             raise RuntimeError(
                 f'{self.model_name} module {spec.module!r} did not run during '
                 f'the forward pass, so {spec} was not captured. Pick a module '
-                f'that the forward pass uses (auxiliary heads only run in '
-                f"the student's training forward).")
+                f"that the model's inference (tensor-mode) forward uses: the "
+                f'build-time probe and the teacher run that forward, so '
+                f'modules that only run inside the training loss (auxiliary '
+                f'heads) cannot be distilled.')
         try:
             value, versions = calls[spec.call]
         except IndexError:

@@ -75,15 +75,17 @@ log "installing mmcv from $WHEEL_DIR"
 log "installing mmsegmentation $MMSEG_VERSION, mmkd and test tools"
 "${PIP[@]}" "mmsegmentation==$MMSEG_VERSION" ftfy regex scipy matplotlib \
   prettytable pytest
+log "installing mmpretrain 1.2.0 (ImageNet datasets, pipelines, Accuracy)"
+"${PIP[@]}" "mmpretrain==1.2.0" "importlib_metadata<8" model-index
 "${PIP[@]}" --no-deps --no-build-isolation -e .
 
 "$VENV/bin/python" - <<'PY'
-import mmcv, mmengine, mmseg, torch, torchvision
+import mmcv, mmengine, mmpretrain, mmseg, torch, torchvision
 from mmcv.ops import RoIAlign  # noqa: F401  compiled ops must load
 import mmkd  # noqa: F401
 print(f'torch {torch.__version__}, torchvision {torchvision.__version__}, '
       f'mmcv {mmcv.__version__}, mmengine {mmengine.__version__}, '
-      f'mmseg {mmseg.__version__}')
+      f'mmseg {mmseg.__version__}, mmpretrain {mmpretrain.__version__}')
 PY
 touch "$STAMP"
 log "environment ready in $VENV"

@@ -10,6 +10,7 @@ from mmengine.runner import Runner
 import mmkd  # noqa: F401  registers mmkd and its safe checkpoint loading
 from mmkd.apis.student import (is_distiller_config, load_student,
                                student_eval_config)
+from mmkd.datasets.imagenet_check import check_cls_datasets
 from mmkd.utils.data_check import DatasetNotFoundError, check_datasets
 from mmkd.utils.tool_utils import add_common_args, load_tool_config
 
@@ -47,6 +48,7 @@ def main():
     if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
         sys.exit(f'error: checkpoint {args.checkpoint} does not exist')
     try:
+        check_cls_datasets(cfg, loaders=('test_dataloader', ))
         check_datasets(cfg, loaders=('test_dataloader', ))
     except DatasetNotFoundError as err:
         sys.exit(f'error: {err}')

@@ -10,6 +10,7 @@ from mmengine.runner import Runner
 import mmkd  # noqa: F401  registers mmkd and its safe checkpoint loading
 from mmkd.engine import prepare_cpu_distributed
 from mmkd.registry import RUNNERS
+from mmkd.datasets.imagenet_check import check_cls_datasets
 from mmkd.utils.data_check import DatasetNotFoundError, check_datasets
 from mmkd.utils.tool_utils import add_common_args, load_tool_config
 
@@ -41,6 +42,7 @@ def main():
     cfg = load_tool_config(args.config, args.cfg_options, args.work_dir,
                            args.launcher)
     try:
+        check_cls_datasets(cfg)
         check_datasets(cfg)
     except DatasetNotFoundError as err:
         print(f'error: {err}', file=sys.stderr)

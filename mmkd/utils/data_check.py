@@ -49,7 +49,10 @@ def _required_paths(dataset: dict) -> List[Tuple[str, str]]:
     paths = []
     if root:
         paths.append(('data_root', root))
-    for key, value in (dataset.get('data_prefix') or {}).items():
+    prefix = dataset.get('data_prefix') or {}
+    if isinstance(prefix, str):  # mmpretrain's data_prefix='train'
+        prefix = dict(img_path=prefix)
+    for key, value in prefix.items():
         if value:
             paths.append((f'data_prefix.{key}', osp.join(root, value)))
     ann_file = dataset.get('ann_file')

@@ -1,0 +1,13 @@
+# torchvision ResNet50, IMAGENET1K_V1 weights: 76.130 top-1 / 92.862 top-5
+# on ImageNet val (torchvision's published numbers; the MGD teacher).
+# Evaluate the published weights (224 center crop of the 256 short side):
+#   python tools/test.py configs/imagenet/teachers/resnet50_tv-in1k_8xb32_in1k.py \
+#       torchvision://resnet50.imagenet1k_v1
+# Training this config fine-tunes from those weights with torchvision's
+# recipe (SGD 0.1, 90 epochs, batch 256); from scratch: model.weights=None.
+_base_ = [
+    '../../_base_/models/torchvision_resnet50.py',
+    '../../_base_/datasets/imagenet_bs32.py',
+    '../../_base_/schedules/imagenet_bs256_sgd_90e.py',
+    '../_base_/default_runtime.py',
+]

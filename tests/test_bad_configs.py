@@ -163,7 +163,7 @@ def test_module_that_does_not_run():
     item = ickd(teacher='auxiliary_head.conv_seg')
     fails(tiny_distiller([item]), RuntimeError,
           "teacher module 'auxiliary_head.conv_seg' did not run",
-          'Pick a module that the forward pass uses')
+          "Pick a module that the model's inference (tensor-mode) forward")
 
 
 def test_clone_false_on_a_feature_modified_in_place():

@@ -11,7 +11,9 @@ from mmkd.apis.quickstart import (QUICKSTART_STAGES, gap_fraction,
                                   quickstart_config_path, run_quickstart,
                                   set_max_iters, stage_config,
                                   teacher_cache_key)
-from mmkd.datasets.synthetic_voc import SYNTHETIC_METAINFO
+from mmkd.datasets.synthetic_voc import synthetic_metainfo
+
+SYNTHETIC_METAINFO = synthetic_metainfo(7)  # the quickstart's 7 classes
 
 from cfg_helpers import plain
 
@@ -82,14 +84,16 @@ def test_distillers_share_the_baseline_recipe_and_teacher():
         assert plain(cfg.model.teacher) == plain(teacher.model)
         for key in RECIPE_KEYS:
             assert plain(cfg.get(key)) == plain(base.get(key)), (stage, key)
+        # every distillation config states its loss-weight rule
+        assert cfg.distill_weight_rule.grad_ratio > 0, stage
     # the checkpoint the distillation configs name is the one the teacher
     # config writes
     assert load('ickd').model.teacher_checkpoint.endswith(
         f'/iter_{teacher.train_cfg.max_iters}.pth')
-    ickd = load('ickd')
-    (item, ) = ickd.model.distill
-    assert item.loss.type == 'ICKDLoss'
-    assert item.loss.loss_weight == ickd.ickd_alpha
+    for stage, grid in (('ickd', (4, 4)), ('ickd8', (8, 8))):
+        (item, ) = load(stage).model.distill
+        assert item.loss.type == 'ICKDLoss'
+        assert tuple(item.loss.grid_size) == grid
     kd = load('kd')
     (item, ) = kd.model.distill
     assert item.loss.type == 'KDLoss'
@@ -97,12 +101,14 @@ def test_distillers_share_the_baseline_recipe_and_teacher():
 
 
 def test_parse_iters():
-    assert parse_iters(None) == dict(scale=1.0, teacher=None, student=None)
+    assert parse_iters(None) == dict(scale=1.0, teacher=None, student=None,
+                                     pretext=None)
     assert parse_iters('0.5x')['scale'] == 0.5
     assert parse_iters('2')['scale'] == 2.0
     assert parse_iters(3)['scale'] == 3.0
     assert parse_iters('teacher=10, student=5') == dict(
-        scale=1.0, teacher=10, student=5)
+        scale=1.0, teacher=10, student=5, pretext=None)
+    assert parse_iters('pretext=4')['pretext'] == 4
     assert parse_iters(dict(student=7))['student'] == 7
     for bad in ('abc', 'teacher=x', 'foo=3', '0', '-1x', 'student'):
         with pytest.raises(ValueError):
@@ -149,7 +155,7 @@ def test_gap_fraction():
 
 
 def test_teacher_cache_key():
-    meta = dict(seed=0, img_size=128, num_train=600, stats=dict(a=1))
+    meta = dict(seed=0, img_size=64, num_train=800, stats=dict(a=1))
     cfg = stage_config('teacher', data_root='a', work_dir='w1')
     key = teacher_cache_key(cfg, meta)
     # The data root, work dir and the data statistics do not matter ...
@@ -165,8 +171,9 @@ def test_teacher_cache_key():
 
 
 def test_quickstart_tiny_end_to_end(tmp_path):
-    """The whole pipeline (data, teacher, baseline, ICKD-S, KD, table,
-    report, cache) on a few images for a few iterations."""
+    """The whole pipeline (data, pretext, teacher, baseline, ICKD-S, KD,
+    weight rule, table, report, caches) on a few images for a few
+    iterations."""
     work_dir = str(tmp_path / 'work')
     data_root = str(tmp_path / 'data')
     lines = []
@@ -187,6 +194,16 @@ def test_quickstart_tiny_end_to_end(tmp_path):
     # Distillation terms were logged by the distilled runs.
     with open(result.stages['ickd'].scalars) as f:
         assert 'distill.loss_ickd' in f.read()
+    # The weight rule set the distilled runs' weights; the students and the
+    # teacher started from their pretext-pretrained backbones.
+    for m in ('ickd', 'kd'):
+        rule = result.stages[m].extra['weight_rule']
+        assert rule['grad_ratio'] > 0 and rule['scale'] > 0
+        assert osp.isfile(osp.join(result.stages[m].work_dir,
+                                   'grad_ratio.json'))
+    assert 'weight rule:' in text and 'pretext' in text
+    for role in ('teacher', 'student'):
+        assert os.listdir(osp.join(work_dir, 'pretext', role))
 
     report = osp.join(work_dir, 'report')
     for name in ('loss_curves.png', 'miou_bars.png', 'icc_heatmaps.png',
@@ -202,16 +219,11 @@ def test_quickstart_tiny_end_to_end(tmp_path):
         icc = json.load(f)
     assert set(icc['ickd_loss']) == {'baseline', 'ickd'}
 
-    # The teacher cache: valid for the same request, atomically written,
-    # invalid once its checkpoint is gone or the request changes.
+    # The teacher cache: atomically written, invalid once its key changes
+    # or its checkpoint is gone.
     teacher_dir = osp.join(work_dir, 'teacher')
-    cfg = stage_config(
-        'teacher',
-        data_root=result.data_root,
-        work_dir=teacher_dir,
-        iters=parse_iters('teacher=2,student=2'))
-    from mmkd.datasets.synthetic_voc import load_synthetic_meta
-    key = teacher_cache_key(cfg, load_synthetic_meta(result.data_root))
+    with open(osp.join(teacher_dir, 'teacher_cache.json')) as f:
+        key = json.load(f)['key']
     record = load_teacher_cache(teacher_dir, key)
     assert record is not None
     assert record['checkpoint'] == result.stages['teacher'].checkpoint
@@ -227,6 +239,7 @@ def test_quickstart_tiny_end_to_end(tmp_path):
     assert again.stages['teacher'].miou == result.stages['teacher'].miou
     assert list(again.stages) == ['teacher', 'baseline']
     assert any('cached teacher' in line for line in lines)
+    assert any('pretext: cached backbone' in line for line in lines)
 
     os.remove(record['checkpoint'])
     assert load_teacher_cache(teacher_dir, key) is None

@@ -1,11 +1,15 @@
 """The quickstart: teacher -> student alone -> distilled students, on a CPU.
 
-:func:`run_quickstart` generates mmkd's synthetic VOC-format dataset
-(cached), trains the teacher of ``configs/quickstart/`` (cached in the work
-dir, keyed by a hash of its config and of the data), trains the student
-alone (the baseline) and distils the same student with each method (ICKD-S
-and KD by default), then prints a results table and writes a report (plots
-and the table) to ``<work_dir>/report``.
+:func:`run_quickstart` runs the efficacy protocol
+(:mod:`~mmkd.apis.quickstart_protocol`): it generates mmkd's synthetic
+VOC-format dataset (cached), pretrains the teacher's and the student's
+backbones on the dataset's object-crop pretext (cached), trains the teacher
+of ``configs/quickstart/`` from its pretrained backbone (cached in the work
+dir, keyed by a hash of its config and of the data), fine-tunes the student
+alone (the baseline) and the same student with each method (ICKD-S and KD
+by default; loss weights by each config's rule), then prints a results
+table with diagnostics and writes a report (plots and the table) to
+``<work_dir>/report``.
 
 Every stage runs the way ``tools/train.py`` runs a config: the config file
 is loaded with :func:`mmkd.utils.tool_utils.load_tool_config`, the
@@ -122,8 +126,6 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
 def _run_quickstart(work_dir, data_root, iters, seed, skip_teacher_cache,
                     tiny, methods, report, log) -> QuickstartResult:
     import mmkd  # noqa: F401  registers mmkd's modules
-    from mmkd.datasets.synthetic_voc import (generate_synthetic_voc,
-                                             load_synthetic_meta)
 
     start = time.time()
     unknown = [m for m in methods if m not in QUICKSTART_DISTILL_STAGES]
@@ -136,7 +138,7 @@ def _run_quickstart(work_dir, data_root, iters, seed, skip_teacher_cache,
     work_dir = osp.abspath(work_dir)
     os.makedirs(work_dir, exist_ok=True)
     stages = ['teacher', 'baseline'] + list(methods)
-    total_steps = len(stages) + 1 + int(report)
+    total_steps = len(stages) + 2 + int(report)
     step = 0
 
     def banner(text: str) -> None:
@@ -145,61 +147,26 @@ def _run_quickstart(work_dir, data_root, iters, seed, skip_teacher_cache,
         log(f'\n[quickstart {step}/{total_steps} | '
             f'{_fmt_time(time.time() - start)} elapsed] {text}')
 
-    # 1. data
-    data_kwargs = QUICKSTART_TINY_DATA if tiny else QUICKSTART_DATA
-    banner(f'synthetic VOC-format data in {data_root} '
-           f"({data_kwargs['num_train']} train / {data_kwargs['num_val']} "
-           f"val, {data_kwargs['img_size']}px; generated once, then cached)")
-    voc_dir = generate_synthetic_voc(data_root, verbose=True, **data_kwargs)
-    data_meta = load_synthetic_meta(voc_dir)
-
+    # 1-3. data, pretext backbones, teacher (all cached)
+    from .quickstart_protocol import prepare_protocol, train_student
+    proto = prepare_protocol(work_dir, data_root, tiny=tiny, iters=iters,
+                             skip_teacher_cache=skip_teacher_cache, log=log,
+                             banner=banner)
+    voc_dir = proto.voc_dir
     results: Dict[str, StageResult] = OrderedDict()
+    results['teacher'] = proto.teacher
 
-    # 2. teacher (cached)
-    teacher_dir = osp.join(work_dir, 'teacher')
-    cfg = stage_config('teacher', data_root=voc_dir, work_dir=teacher_dir,
-                       iters=iters)
-    key = teacher_cache_key(cfg, data_meta)
-    cached = None if skip_teacher_cache else load_teacher_cache(
-        teacher_dir, key)
-    if cached is not None:
-        banner(f'teacher: using the cached teacher {cached["checkpoint"]} '
-               f"(mIoU {cached['metrics']['mIoU']:.2f}; --skip-teacher-cache "
-               f'retrains it)')
-        results['teacher'] = StageResult(
-            stage='teacher',
-            config=cfg.filename,
-            work_dir=teacher_dir,
-            checkpoint=cached['checkpoint'],
-            metrics=cached['metrics'],
-            log_dir=cached['log_dir'],
-            max_iters=cached.get('max_iters', 0),
-            train_time_s=cached.get('train_time_s', 0.0),
-            cached=True)
-    else:
-        banner(f'teacher: training {osp.basename(cfg.filename)} for '
-               f'{cfg.train_cfg.max_iters} iterations (cached afterwards)')
-        res = train_stage('teacher', cfg)
-        write_teacher_cache(teacher_dir, key, res)
-        results['teacher'] = res
-    teacher_ckpt = results['teacher'].checkpoint
-
-    # 3. students: alone, then distilled
+    # 4. students: alone, then distilled, from the pretrained backbone
     for stage in stages[1:]:
-        cfg = stage_config(
-            stage,
-            data_root=voc_dir,
-            work_dir=osp.join(work_dir, stage),
-            iters=iters,
-            seed=seed,
-            teacher_checkpoint=teacher_ckpt)
         what = 'student alone (baseline)' if stage == 'baseline' else \
             f"student distilled with {QUICKSTART_STAGES[stage]['label']}"
-        banner(f'{what}: training {osp.basename(cfg.filename)} for '
-               f'{cfg.train_cfg.max_iters} iterations')
-        results[stage] = train_stage(stage, cfg)
+        banner(f'{what}: fine-tuning {QUICKSTART_STAGES[stage]["config"]} '
+               f'from the pretrained backbone')
+        results[stage] = train_student(stage, proto,
+                                       osp.join(work_dir, stage), iters,
+                                       seed, log=log)
 
-    # 4. results
+    # 5. results
     t, b = results['teacher'].miou, results['baseline'].miou
     gaps = {m: gap_fraction(results[m].miou, b, t) for m in methods}
     out = QuickstartResult(
@@ -216,7 +183,13 @@ def _run_quickstart(work_dir, data_root, iters, seed, skip_teacher_cache,
     out.wall_time_s = time.time() - start
     save_results(out, report_dir)  # the numbers first, whatever happens
     if report:
-        banner(f'report: plots in {report_dir}')
+        banner(f'report: plots and diagnostics in {report_dir}')
+        if methods:
+            from .quickstart_diagnostics import quickstart_diagnostics
+            diag = quickstart_diagnostics(proto, results, list(methods),
+                                          seed, iters, report_dir, log=log)
+            out.report.update(diag['plots'])
+            out.diagnostics = diag['table']
         out.report.update(write_report(out, report_dir))
     out.wall_time_s = time.time() - start
     save_results(out, report_dir)

@@ -23,19 +23,23 @@ __all__ = [
 #: Stages of the quickstart: the config (in ``configs/quickstart/``) and the
 #: label used in tables and plots. ``teacher`` and ``baseline`` always run;
 #: the others are distillation methods.
+_PAIR = 'deeplabv3-r18-w32_deeplabv3-r18-w8_synvoc-64x64.py'
 QUICKSTART_STAGES = OrderedDict(
     teacher=dict(
-        config='teacher_deeplabv3_r18-w16-d16_synvoc-96x96.py',
-        label='Teacher (DeepLabV3 R18 w16)'),
+        config='teacher_deeplabv3_r18-w32-d8_synvoc-64x64.py',
+        label='Teacher (DeepLabV3 R18 w32)'),
     baseline=dict(
-        config='baseline_deeplabv3_r18-w8-d16_synvoc-96x96.py',
+        config='baseline_deeplabv3_r18-w8-d8_synvoc-64x64.py',
         label='Student alone (DeepLabV3 R18 w8)'),
-    ickd=dict(
-        config='ickd-s2x2_deeplabv3-r18-w16_deeplabv3-r18-w8_synvoc-96x96.py',
-        label='ICKD-S'),
-    kd=dict(
-        config='kd_deeplabv3-r18-w16_deeplabv3-r18-w8_synvoc-96x96.py',
-        label='KD'),
+    ickd=dict(config='ickd-s4x4_' + _PAIR, label='ICKD-S 4x4'),
+    ickd8=dict(config='ickd-s8x8_' + _PAIR, label='ICKD-S 8x8'),
+    kd=dict(config='kd_' + _PAIR, label='KD'),
+    cwd=dict(config='cwd_' + _PAIR, label='CWD'),
+    at=dict(config='at_' + _PAIR, label='AT'),
+    fitnets=dict(config='fitnets_' + _PAIR, label='FitNets'),
+    ccs=dict(config='ccs_' + _PAIR, label='CCS'),
+    dlkd=dict(config='dlkd_' + _PAIR, label='DLKD'),
+    irg=dict(config='irg_' + _PAIR, label='IRG'),
 )
 #: Every distillation stage (all but ``teacher`` and ``baseline``).
 QUICKSTART_DISTILL_STAGES = tuple(
@@ -43,11 +47,15 @@ QUICKSTART_DISTILL_STAGES = tuple(
 #: Distillation methods run by default, in order.
 QUICKSTART_METHODS = ('ickd', 'kd')
 
-#: The synthetic dataset of the full quickstart (generator defaults).
-QUICKSTART_DATA = dict(num_train=600, num_val=150, img_size=128, seed=0)
+#: The synthetic dataset of the full quickstart: 64 px images, fewer and
+#: larger objects (``layout='large'``), background + 6 shapes (disc, ring,
+#: triangle, rectangle, cross, star).
+QUICKSTART_DATA = dict(num_train=800, num_val=200, img_size=64, seed=0,
+                       layout='large', num_classes=7)
 #: ``--tiny``: a handful of images and iterations, to test the pipeline.
-QUICKSTART_TINY_DATA = dict(num_train=16, num_val=8, img_size=128, seed=0)
-QUICKSTART_TINY_ITERS = dict(teacher=2, student=2)
+QUICKSTART_TINY_DATA = dict(num_train=16, num_val=8, img_size=64, seed=0,
+                            layout='large', num_classes=7)
+QUICKSTART_TINY_ITERS = dict(teacher=2, student=2, pretext=2)
 
 
 # --------------------------------------------------------------------------
@@ -81,14 +89,16 @@ def parse_iters(spec: Union[None, str, float, Dict[str, int]]) -> dict:
     * ``None``: the configs' iterations;
     * a scale factor, ``'0.5'``, ``'0.5x'`` or ``2``: every stage's
       iterations times the factor (rounded, at least 1);
-    * overrides, ``'teacher=400,student=200'`` (either key may be left out):
-      absolute iterations of the teacher and of every student (the
-      baseline and the distilled students always get the same number).
+    * overrides, ``'teacher=400,student=200,pretext=300'`` (any key may be
+      left out): absolute iterations of the teacher, of every student (the
+      baseline and the distilled students always get the same number) and
+      of the backbones' pretext pretraining.
 
     Returns:
-        dict: ``dict(scale=float, teacher=int|None, student=int|None)``.
+        dict: ``dict(scale=float, teacher=int|None, student=int|None,
+        pretext=int|None)``.
     """
-    out = dict(scale=1.0, teacher=None, student=None)
+    out = dict(scale=1.0, teacher=None, student=None, pretext=None)
     if spec is None:
         return out
     if isinstance(spec, dict):
@@ -111,7 +121,7 @@ def parse_iters(spec: Union[None, str, float, Dict[str, int]]) -> dict:
         if key not in out:
             raise ValueError(
                 f'--iters: unknown key {key!r}; use a scale (0.5x) or '
-                f'teacher=N,student=M')
+                f'teacher=N,student=M,pretext=P')
         try:
             value = float(value) if key == 'scale' else int(value)
         except (TypeError, ValueError):
@@ -167,7 +177,9 @@ def stage_config(stage: str,
                  iters: Optional[dict] = None,
                  seed: Optional[int] = None,
                  teacher_checkpoint: Optional[str] = None,
-                 config: Optional[str] = None) -> Config:
+                 config: Optional[str] = None,
+                 pretrained: Optional[Dict[str, str]] = None,
+                 dataset_info: Optional[dict] = None) -> Config:
     """Load a quickstart config with the quickstart's overrides.
 
     Args:
@@ -179,6 +191,12 @@ def stage_config(stage: str,
             teacher keeps its config's seed, so that its cache is shared).
         teacher_checkpoint (str, optional): For distillation stages.
         config (str, optional): Config file; defaults to the stage's.
+        pretrained (dict, optional): ``teacher`` / ``student`` -> pretext
+            backbone checkpoint (:mod:`mmkd.apis.pretext`): the backbone
+            of the stage's trained model starts from it.
+        dataset_info (dict, optional): :func:`~mmkd.apis.efficacy_data.
+            inspect_voc` of the data: classes, heads and class-balanced
+            cross-entropy weights are fitted to it.
     """
     from mmkd.utils.tool_utils import load_tool_config
 
@@ -200,6 +218,16 @@ def stage_config(stage: str,
             raise ValueError(f'stage {stage!r} distils: pass the teacher '
                              f'checkpoint')
         cfg.model.teacher_checkpoint = teacher_checkpoint
+    if dataset_info is not None:
+        from .efficacy_data import apply_dataset
+        apply_dataset(cfg, dataset_info)
+    if pretrained:
+        from .pretext import set_pretrained
+        trained = cfg.model.student if cfg.model.get(
+            'type') == 'SegDistiller' else cfg.model
+        role = 'student' if _student_stage(stage) else 'teacher'
+        if pretrained.get(role):
+            set_pretrained(trained, pretrained[role])
     # Several runners live in this one process: give each its own
     # visualizer and message hub (mmengine keeps them by name, and a
     # reused visualizer would write into the previous run's log dir).

@@ -32,6 +32,8 @@ class StageResult:
     max_iters: int = 0
     train_time_s: float = 0.0
     cached: bool = False
+    #: The resolved loss-weight rule, diagnostics, warnings (JSON-able).
+    extra: dict = field(default_factory=dict)
 
     @property
     def miou(self) -> float:
@@ -88,6 +90,8 @@ class QuickstartResult:
     table: str
     report: Dict[str, str] = field(default_factory=dict)
     wall_time_s: float = 0.0
+    #: Markdown table of the diagnostics (CKA, gradient ratios, time).
+    diagnostics: str = ''
 
     def rows(self) -> List[dict]:
         out = []
@@ -113,7 +117,8 @@ class QuickstartResult:
                 log_dir=st.get('log_dir'),
                 max_iters=st.get('max_iters', 0),
                 train_time_s=st.get('train_time_s', 0.0),
-                cached=st.get('cached', False))
+                cached=st.get('cached', False),
+                extra=dict(st.get('extra') or {}))
         gaps = {r['stage']: r.get('gap') for r in data['results']
                 if 'gap' in r}
         out = cls(
@@ -123,7 +128,8 @@ class QuickstartResult:
             gaps=gaps,
             table='',
             report=dict(data.get('report') or {}),
-            wall_time_s=data.get('wall_time_s', 0.0))
+            wall_time_s=data.get('wall_time_s', 0.0),
+            diagnostics=data.get('diagnostics', ''))
         out.table = format_results_table(out.rows())
         return out
 
@@ -141,10 +147,12 @@ class QuickstartResult:
                     max_iters=v.max_iters,
                     train_time_s=v.train_time_s,
                     cached=v.cached,
-                    metrics=v.metrics)
+                    metrics=v.metrics,
+                    extra=v.extra)
                 for k, v in self.stages.items()
             },
-            report=self.report)
+            report=self.report,
+            diagnostics=self.diagnostics)
 
 
 def results_markdown(out: QuickstartResult) -> str:
@@ -161,6 +169,8 @@ def results_markdown(out: QuickstartResult) -> str:
         '',
         out.table,
     ]
+    if out.diagnostics:
+        lines += ['', '### Diagnostics (one seed)', '', out.diagnostics]
     if out.report:
         lines += ['', 'Report: ' + ', '.join(
             osp.basename(p) for p in out.report.values())]

@@ -240,22 +240,29 @@ def _background(rng: np.random.Generator, cv: _Canvas) -> np.ndarray:
 
 
 def _object_polygons(name: str, rng: np.random.Generator,
-                     size: int) -> List[Tuple[np.ndarray, int]]:
-    """Polygons of one randomly placed/scaled/rotated object, pixel units."""
+                     size: int,
+                     radius: Tuple[float, float] = _RADIUS,
+                     min_bar_px: float = 0.0
+                     ) -> List[Tuple[np.ndarray, int]]:
+    """Polygons of one randomly placed/scaled/rotated object, pixel units.
+
+    ``radius`` is the (min, max) object radius as a fraction of the image
+    side (log-uniform); ``min_bar_px`` a floor on the width of a bar.
+    """
     rot = rng.uniform(0, 2 * np.pi)
     # centres near the border: large objects get truncated
     cx, cy = rng.uniform(0.05, 0.95, 2) * size
     if name == 'bar':
         length = rng.uniform(0.3, 0.9) * size
-        width = rng.uniform(1.5, 3.5) * size / 128
+        width = max(min_bar_px, rng.uniform(1.5, 3.5) * size / 128)
         polys = [(np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]], float), 1)]
         sx, sy = length / 2, width / 2
     else:
         polys = _shape_polygons(name, rng)
-        lo_r, hi_r = math.log(_RADIUS[0]), math.log(_RADIUS[1])
-        radius = math.exp(rng.uniform(lo_r, hi_r)) * size
+        lo_r, hi_r = math.log(radius[0]), math.log(radius[1])
+        r = math.exp(rng.uniform(lo_r, hi_r)) * size
         lo, hi = _ASPECT[name]
-        sx, sy = radius, radius * rng.uniform(lo, hi)
+        sx, sy = r, r * rng.uniform(lo, hi)
     c, s_ = math.cos(rot), math.sin(rot)
     out = []
     for pts, val in polys:
@@ -268,9 +275,21 @@ def _object_polygons(name: str, rng: np.random.Generator,
 def render_sample(rng: np.random.Generator, img_size: int = 128,
                   num_classes: Optional[int] = None,
                   ignore_border: bool = True,
-                  border_width: Optional[int] = None
+                  border_width: Optional[int] = None,
+                  max_objects: int = 6,
+                  radius: Tuple[float, float] = _RADIUS,
+                  min_bar_px: float = 0.0,
+                  class_weights: Sequence[float] = _CLASS_WEIGHTS
                   ) -> Tuple[np.ndarray, np.ndarray]:
     """Render one image and its label map.
+
+    ``max_objects`` (1 + Binomial(max_objects - 1, 0.4) objects per image),
+    ``radius`` (object radius range, fraction of the side) and
+    ``min_bar_px`` (floor on a bar's width) and ``class_weights`` (relative
+    frequency of each object class per instance) default to generator
+    version 2's
+    layout; the efficacy benchmark's small images use fewer, larger objects
+    (:data:`mmkd.datasets.synthetic_voc.LAYOUTS`).
 
     Returns:
         tuple: ``(image, label)``: uint8 RGB ``(H, W, 3)`` and uint8
@@ -281,16 +300,19 @@ def render_sample(rng: np.random.Generator, img_size: int = 128,
         border_width = max(1, int(round(img_size / 128)))
     cv = _Canvas(img_size)
     names = SYNTHETIC_CLASSES[1:k]
-    weights = np.asarray(_CLASS_WEIGHTS[:k - 1], float)
+    weights = np.asarray(class_weights[:k - 1], float)
     weights /= weights.sum()
 
     img = _background(rng, cv)
     label = np.zeros((img_size, img_size), np.uint8)
     depth = np.full((img_size, img_size), -1, np.int32)
-    num_obj = 1 + int(rng.binomial(5, 0.4))
+    if max_objects < 1:
+        raise ValueError(f'max_objects must be >= 1, got {max_objects}')
+    num_obj = 1 + int(rng.binomial(max_objects - 1, 0.4))
     for z in range(num_obj):
         cls = int(rng.choice(len(names), p=weights)) + 1
-        alpha = cv.alpha(_object_polygons(names[cls - 1], rng, img_size))
+        alpha = cv.alpha(_object_polygons(names[cls - 1], rng, img_size,
+                                          radius, min_bar_px))
         if rng.random() < 0.25:  # slightly soft edges
             alpha = cv2.GaussianBlur(alpha, (3, 3), 0.6)
         tex = _texture(rng, cv, 'object')

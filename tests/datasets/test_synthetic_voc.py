@@ -391,3 +391,37 @@ def test_cli(tmp_path, capsys):
     mod.main(['--out', out, '--num-train', '2', '--num-val', '1', '--size',
               '64', '--seed', '3'])
     assert 'up to date' in capsys.readouterr().out
+
+
+def test_large_layout(tmp_path):
+    """The 'large' layout: fewer, larger objects; recorded in meta.json
+    (the default request, and so version 2's caches, are unchanged)."""
+    from mmkd.datasets.synthetic_voc import LAYOUTS
+
+    def objects(layout, i):
+        _, lab = render_sample(np.random.default_rng([11, i]), 64,
+                               **LAYOUTS[layout])
+        return lab
+    voc = [objects('voc', i) for i in range(40)]
+    large = [objects('large', i) for i in range(40)]
+    def classes(lab):
+        return set(np.unique(lab).tolist()) - {0, 255}
+
+    def area_per_class(labs):
+        return np.mean([((lab > 0) & (lab < 255)).sum() / len(classes(lab))
+                        for lab in labs if classes(lab)])
+    assert max(len(classes(lab)) for lab in large) <= 4
+    assert area_per_class(large) > area_per_class(voc)
+    # the default layout draws exactly what version 2 drew
+    img, lab = render_sample(np.random.default_rng([11, 0]), 64)
+    assert np.array_equal(lab, voc[0])
+    out = generate_synthetic_voc(str(tmp_path / 'l'), num_train=2,
+                                 num_val=1, img_size=48, layout='large',
+                                 num_classes=7)
+    meta = load_synthetic_meta(out)
+    assert meta['layout'] == 'large' and meta['num_classes'] == 7
+    plain = generate_synthetic_voc(str(tmp_path / 'p'), num_train=1,
+                                   num_val=1, img_size=48)
+    assert 'layout' not in load_synthetic_meta(plain)
+    with pytest.raises(ValueError, match='layout'):
+        generate_synthetic_voc(str(tmp_path / 'x'), layout='nope')

@@ -1,0 +1,154 @@
+"""Distillation loss weights by a stated rule: gradient-norm ratios.
+
+A distillation config states its rule as ``distill_weight_rule =
+dict(grad_ratio=r, batches=n)``: before training, every distill item's
+``loss_weight`` is multiplied by one factor chosen so that the norm of the
+gradient of the (summed) distillation terms with respect to the student's
+parameters is ``r`` times the norm of the task loss's gradient, both
+averaged over ``n`` batches of the **training** split, at the start of
+training (student initialised as it will be trained, teacher loaded). The
+val split is never read. The relative weights of several items (e.g.
+DLKD's alignment and correlation) are kept as written.
+
+:func:`split_grad_norms` is the measurement, shared with
+:class:`~mmkd.apis.efficacy_hooks.GradRatioHook`, which logs the same
+ratio during training.
+"""
+import copy
+from typing import Dict, List, Optional
+
+import torch
+
+__all__ = [
+    'student_parameters', 'split_grad_norms', 'measure_grad_ratio',
+    'apply_weight_rule'
+]
+
+
+def student_parameters(model) -> List[torch.nn.Parameter]:
+    """Trainable parameters of the student (all of them for a plain model;
+    connectors and projectors of a distiller are not the student's)."""
+    net = getattr(model, 'student', model)
+    return [p for p in net.parameters() if p.requires_grad]
+
+
+def _norm(grads) -> float:
+    sq = sum(float(g.detach().double().pow(2).sum()) for g in grads
+             if g is not None)
+    return sq**0.5
+
+
+def split_grad_norms(model, data: dict) -> Dict[str, float]:
+    """Gradient norms on the student of the task loss and of each distill
+    term (as weighted in the model), for one preprocessed batch.
+
+    Args:
+        model: A distiller (or a plain segmentor: only ``task``).
+        data (dict): ``model.data_preprocessor(batch, True)``.
+
+    Returns:
+        dict: ``task``, ``distill`` (sum of all terms) and
+        ``distill.<name>`` per term: L2 norms over the student's
+        parameters. Gradients are not accumulated into ``.grad``.
+    """
+    params = student_parameters(model)
+    losses = model(**data, mode='loss')
+    task, terms = 0.0, {}
+    for key, value in losses.items():
+        if 'loss' not in key:
+            continue
+        value = value.sum() if isinstance(value, torch.Tensor) else sum(
+            value)
+        if key.startswith('distill.'):
+            terms[key] = value
+        else:
+            task = task + value
+    out = {}
+    out['task'] = _norm(
+        torch.autograd.grad(task, params, retain_graph=True,
+                            allow_unused=True))
+    if terms:
+        total = sum(terms.values())
+        out['distill'] = _norm(
+            torch.autograd.grad(total, params, retain_graph=True,
+                                allow_unused=True))
+        for key, value in terms.items():
+            out[key] = _norm(
+                torch.autograd.grad(value, params, retain_graph=True,
+                                    allow_unused=True))
+    return out
+
+
+def _batches(cfg, n: int, seed: int):
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import DefaultScope
+
+    from mmkd.registry import DATASETS
+    with DefaultScope.overwrite_default_scope('mmkd'):
+        dataset = DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset))
+    bs = int(cfg.train_dataloader.batch_size)
+    g = torch.Generator().manual_seed(seed)
+    order = torch.randperm(len(dataset), generator=g).tolist()
+    for b in range(n):
+        yield pseudo_collate(
+            [dataset[order[(b * bs + i) % len(order)]] for i in range(bs)])
+
+
+def measure_grad_ratio(cfg, batches: int = 4, seed: int = 0,
+                       model=None) -> Dict[str, float]:
+    """Mean gradient norms (see :func:`split_grad_norms`) of a config's
+    model at initialisation over ``batches`` training batches."""
+    from mmengine.registry import DefaultScope
+    from mmengine.runner import set_random_seed
+
+    from mmkd.registry import MODELS
+    if model is None:
+        set_random_seed(seed)
+        with DefaultScope.overwrite_default_scope('mmkd'):
+            model = MODELS.build(copy.deepcopy(cfg.model))
+        model.init_weights()
+    model.train()
+    sums: Dict[str, float] = {}
+    with DefaultScope.overwrite_default_scope('mmkd'):
+        for batch in _batches(cfg, batches, seed):
+            data = model.data_preprocessor(batch, True)
+            for k, v in split_grad_norms(model, data).items():
+                sums[k] = sums.get(k, 0.0) + v
+    return {k: v / batches for k, v in sums.items()}
+
+
+def apply_weight_rule(cfg, seed: int = 0,
+                      log=print) -> Optional[Dict[str, float]]:
+    """Set a distillation config's loss weights by its
+    ``distill_weight_rule`` (in place); see the module docstring.
+
+    Returns:
+        dict or None: ``grad_ratio``, ``scale``, the measured norms before
+        scaling, and the resulting ``weights`` (item name -> loss_weight);
+        None when the config states no rule.
+    """
+    rule = cfg.get('distill_weight_rule', None)
+    if not rule or cfg.model.get('type') != 'SegDistiller':
+        return None
+    ratio = float(rule['grad_ratio'])
+    if not ratio > 0:
+        raise ValueError(f'distill_weight_rule.grad_ratio must be > 0, got '
+                         f'{ratio}')
+    norms = measure_grad_ratio(cfg, int(rule.get('batches', 4)), seed)
+    if not norms.get('distill', 0.0) > 0:
+        raise RuntimeError(
+            'distill_weight_rule: the distillation terms give no gradient on '
+            f'the student at the start ({norms}); the rule cannot set their '
+            'weights')
+    scale = ratio * norms['task'] / norms['distill']
+    weights = {}
+    for item in cfg.model.distill:
+        w = float(item['loss'].get('loss_weight', 1.0)) * scale
+        item['loss']['loss_weight'] = w
+        weights[item['name']] = w
+    if log:
+        log(f'weight rule: distillation gradient = {ratio:g} x task '
+            f"gradient (task {norms['task']:.4g}, distill "
+            f"{norms['distill']:.4g} at the configs' weights) -> "
+            + ', '.join(f'{k} {v:.4g}' for k, v in weights.items()))
+    return dict(grad_ratio=ratio, scale=scale, norms=norms, weights=weights)

@@ -1,0 +1,160 @@
+"""The efficacy protocol shared by the quickstart and the benchmark.
+
+1. **Data**: mmkd's synthetic VOC-format data (generated once), or any
+   dataset in the Pascal VOC layout (``voc_dir``; read, never written).
+   Its classes and training-split statistics come from
+   :func:`~mmkd.apis.efficacy_data.inspect_voc`.
+2. **Pretext**: the teacher's and the student's backbones are pretrained
+   once on the dataset's object-crop classification pretext
+   (:mod:`mmkd.apis.pretext`, the ImageNet analogue; cached).
+3. **Teacher**: trained long from its pretrained backbone (cached).
+4. **Students**: fine-tuned from the pretrained backbone, alone and
+   distilled, same recipe and seed; each distillation config's loss weight
+   is set by its stated rule on the training split
+   (:func:`~mmkd.apis.efficacy_weights.apply_weight_rule`), and a
+   :class:`~mmkd.apis.efficacy_hooks.GradRatioHook` logs the distillation
+   / task gradient ratio during training.
+"""
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Optional
+
+from .efficacy_data import (check_predictions, inspect_voc,
+                            repeat_factor_split)
+from .quickstart_cache import (load_teacher_cache, teacher_cache_key,
+                               write_teacher_cache)
+from .quickstart_config import (QUICKSTART_DATA, QUICKSTART_TINY_DATA,
+                                stage_config)
+from .quickstart_results import StageResult
+from .quickstart_train import train_stage
+
+__all__ = ['Protocol', 'prepare_protocol', 'student_config',
+           'train_student']
+
+Logger = Callable[[str], None]
+
+
+@dataclass
+class Protocol:
+    """Data, pretrained backbones and teacher of one efficacy run."""
+    voc_dir: str
+    info: dict
+    pretrained: Dict[str, str]
+    teacher: StageResult
+    synthetic: bool = True
+    pretext: Dict[str, dict] = field(default_factory=dict)
+
+
+def prepare_protocol(work_dir: str,
+                     data_root: str = 'data/synthetic_voc',
+                     voc_dir: Optional[str] = None,
+                     tiny: bool = False,
+                     iters: Optional[dict] = None,
+                     skip_teacher_cache: bool = False,
+                     log: Logger = print,
+                     banner: Optional[Logger] = None) -> Protocol:
+    """Steps 1-3 of the protocol (see the module docstring).
+
+    Args:
+        work_dir (str): Holds ``pretext/`` and ``teacher/`` (the caches).
+        data_root (str): Where the synthetic data is generated.
+        voc_dir (str, optional): An existing VOC-layout dataset (the
+            directory with ``JPEGImages``, ``SegmentationClass`` and
+            ``ImageSets/Segmentation``) to use instead.
+        tiny (bool): The tiny synthetic dataset.
+        iters (dict): :func:`~mmkd.apis.quickstart_config.parse_iters`.
+        skip_teacher_cache (bool): Retrain the teacher.
+    """
+    from mmkd.datasets.synthetic_voc import (generate_synthetic_voc,
+                                             load_synthetic_meta)
+
+    from .pretext import prepare_backbones
+    banner = banner or log
+    synthetic = voc_dir is None
+    if synthetic:
+        data_kwargs = QUICKSTART_TINY_DATA if tiny else QUICKSTART_DATA
+        banner(f'synthetic VOC-format data in {data_root} '
+               f"({data_kwargs['num_train']} train / "
+               f"{data_kwargs['num_val']} val, {data_kwargs['img_size']}px; "
+               'generated once, then cached)')
+        voc_dir = generate_synthetic_voc(data_root, verbose=True,
+                                         **data_kwargs)
+    else:
+        voc_dir = osp.abspath(voc_dir)
+        banner(f'dataset {voc_dir} (Pascal VOC layout; read only)')
+    info = inspect_voc(voc_dir)
+    info['train_list'] = repeat_factor_split(
+        voc_dir, osp.join(work_dir, 'data', 'train_balanced.txt'))
+    log(f"{info['num_classes']} classes ({', '.join(info['classes'])}); "
+        f"{info['num_train']} train / {info['num_val']} val images")
+
+    banner('pretext: backbones pretrained on object crops of the train '
+           'split (the ImageNet analogue; cached)')
+    pretext = prepare_backbones(voc_dir, work_dir, info['num_classes'],
+                                iters=(iters or {}).get('pretext'), log=log)
+    pretrained = {k: v['checkpoint'] for k, v in pretext.items()}
+
+    teacher_dir = osp.join(work_dir, 'teacher')
+    cfg = stage_config('teacher', data_root=voc_dir, work_dir=teacher_dir,
+                       iters=iters, pretrained=pretrained, dataset_info=info)
+    meta = load_synthetic_meta(voc_dir) if synthetic else None
+    key = teacher_cache_key(cfg, dict(meta or {}, inspected=info))
+    cached = None if skip_teacher_cache else load_teacher_cache(
+        teacher_dir, key)
+    if cached is not None:
+        banner(f'teacher: using the cached teacher {cached["checkpoint"]} '
+               f"(mIoU {cached['metrics']['mIoU']:.2f})")
+        teacher = StageResult(
+            stage='teacher', config=cfg.filename, work_dir=teacher_dir,
+            checkpoint=cached['checkpoint'], metrics=cached['metrics'],
+            log_dir=cached['log_dir'], max_iters=cached.get('max_iters', 0),
+            train_time_s=cached.get('train_time_s', 0.0), cached=True)
+    else:
+        banner(f'teacher: training {osp.basename(cfg.filename)} for '
+               f'{cfg.train_cfg.max_iters} iterations from its pretrained '
+               'backbone (cached afterwards)')
+        teacher = train_stage('teacher', cfg)
+        write_teacher_cache(teacher_dir, key, teacher)
+    warn = check_predictions(teacher.metrics, info['num_classes'], 'teacher')
+    if warn:
+        log('WARNING: ' + warn)
+    return Protocol(voc_dir=voc_dir, info=info, pretrained=pretrained,
+                    teacher=teacher, synthetic=synthetic, pretext=pretext)
+
+
+def student_config(stage: str, proto: Protocol, work_dir: str,
+                   iters: Optional[dict] = None, seed: int = 0,
+                   grad_interval: Optional[int] = None, log: Logger = print):
+    """A student stage's config under the protocol, its loss weights set by
+    the config's rule. Returns ``(cfg, rule)`` (rule None for the
+    baseline)."""
+    from .efficacy_weights import apply_weight_rule
+    cfg = stage_config(
+        stage, data_root=proto.voc_dir, work_dir=work_dir, iters=iters,
+        seed=seed, teacher_checkpoint=proto.teacher.checkpoint,
+        pretrained=proto.pretrained, dataset_info=proto.info)
+    rule = apply_weight_rule(cfg, seed=seed, log=log)
+    if cfg.model.get('type') == 'SegDistiller':
+        from . import efficacy_hooks  # noqa: F401  registers the hook
+        n = grad_interval or max(1, int(cfg.train_cfg.max_iters) // 10)
+        cfg.custom_hooks = list(cfg.get('custom_hooks', None) or []) + [
+            dict(type='GradRatioHook', interval=n)
+        ]
+    return cfg, rule
+
+
+def train_student(stage: str, proto: Protocol, work_dir: str,
+                  iters: Optional[dict] = None, seed: int = 0,
+                  log: Logger = print) -> StageResult:
+    """Train one student stage under the protocol (see
+    :func:`student_config`); the rule's outcome and any one-class warning
+    go to ``result.extra``."""
+    cfg, rule = student_config(stage, proto, work_dir, iters, seed, log=log)
+    res = train_stage(stage, cfg)
+    if rule is not None:
+        res.extra['weight_rule'] = rule
+    warn = check_predictions(res.metrics, proto.info['num_classes'], stage)
+    if warn:
+        log('WARNING: ' + warn)
+        res.extra['warning'] = warn
+    return res

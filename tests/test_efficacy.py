@@ -1,0 +1,188 @@
+"""The efficacy protocol's pieces: CKA, the weight rule, the pretext, any
+VOC-layout dataset, and the benchmark end to end on a tiny dataset."""
+import hashlib
+import json
+import math
+import os
+import os.path as osp
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from mmkd.apis.efficacy_cka import feature_rows, linear_cka
+from mmkd.apis.efficacy_data import (apply_dataset, check_predictions,
+                                     class_weights, inspect_voc,
+                                     repeat_factor_split)
+from mmkd.apis.pretext import (extract_object_crops, pretext_backbone,
+                               set_pretrained)
+from mmkd.apis.quickstart_config import parse_iters, stage_config
+from mmkd.datasets.synthetic_voc import generate_synthetic_voc
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+
+def test_linear_cka_by_hand():
+    # X: 4 points on the axes (centred); Y: its first coordinate.
+    # X^T X = 2 I, Y^T Y = 2, Y^T X = [2, 0]:
+    # CKA = 4 / (||2 I||_F * 2) = 4 / (2 sqrt(2) * 2) = 1 / sqrt(2)
+    x = torch.tensor([[1., 0.], [0., 1.], [-1., 0.], [0., -1.]])
+    assert linear_cka(x, x[:, :1]) == pytest.approx(1 / math.sqrt(2))
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(200, 6, generator=g)
+    q, _ = torch.linalg.qr(torch.randn(6, 6, generator=g))
+    # invariant to an orthogonal map, a scale and a shift
+    assert linear_cka(a, 3 * a @ q + 1) == pytest.approx(1.0)
+    # independent features: near 0
+    assert linear_cka(a, torch.randn(200, 4, generator=g)) < 0.15
+    with pytest.raises(ValueError):
+        linear_cka(a, a[:10])
+    # pixels as rows
+    assert feature_rows(torch.zeros(2, 3, 4, 5)).shape == (40, 3)
+    assert feature_rows(torch.zeros(2, 3, 1, 1)).shape == (2, 3)
+
+
+def test_class_weights_and_one_class_check():
+    w = class_weights([900, 90, 10, 0])
+    assert w[0] < w[1] < w[2] <= w[3] == 10.0
+    # average weight per training pixel is 1 (before clipping)
+    assert np.dot(w[:3], [0.9, 0.09, 0.01]) == pytest.approx(1.0, abs=1e-3)
+    with pytest.warns(UserWarning, match='one class'):
+        assert check_predictions(dict(mAcc=10.2), 10, 'm') is not None
+    assert check_predictions(dict(mAcc=40.0), 10, 'm') is None
+
+
+@pytest.fixture(scope='module')
+def other_voc(tmp_path_factory):
+    """A tiny dataset with 4 classes in another layout root: no VOC2012
+    folder, no meta.json, names in classes.txt."""
+    tmp = tmp_path_factory.mktemp('other')
+    src = generate_synthetic_voc(str(tmp / 'gen'), num_train=12, num_val=6,
+                                 img_size=48, num_classes=4, seed=3,
+                                 layout='large')
+    dst = tmp / 'my_dataset'
+    shutil.copytree(src, dst)
+    os.remove(dst / 'meta.json')
+    (dst / 'classes.txt').write_text('bg\nround\nhoop\ntri\n')
+    return str(dst)
+
+
+def _digest(root):
+    h = hashlib.sha256()
+    for dirpath, _, files in sorted(os.walk(root)):
+        for f in sorted(files):
+            path = osp.join(dirpath, f)
+            h.update(path.encode())
+            with open(path, 'rb') as fh:
+                h.update(fh.read())
+    return h.hexdigest()
+
+
+def test_inspect_and_fit_another_dataset(other_voc, tmp_path):
+    info = inspect_voc(other_voc)
+    assert info['num_classes'] == 4
+    assert info['classes'] == ['bg', 'round', 'hoop', 'tri']
+    assert info['num_train'] == 12 and len(info['pixel_counts']) == 4
+    info['train_list'] = repeat_factor_split(other_voc,
+                                             str(tmp_path / 'train.txt'))
+    ids = (tmp_path / 'train.txt').read_text().split()
+    assert len(ids) >= 12 and set(ids) <= {f'train_{i:06d}'
+                                           for i in range(12)}
+    cfg = stage_config('kd', data_root=other_voc, work_dir='w',
+                       teacher_checkpoint='t.pth', dataset_info=info,
+                       pretrained=dict(student='s.pth', teacher='t0.pth'))
+    for net in (cfg.model.student, cfg.model.teacher):
+        assert net.decode_head.num_classes == 4
+        assert net.auxiliary_head.num_classes == 4
+    assert cfg.model.student.backbone.init_cfg.checkpoint == 's.pth'
+    assert cfg.train_dataloader.dataset.ann_file == info['train_list']
+    assert list(cfg.val_dataloader.dataset.metainfo.classes) == info[
+        'classes']
+    balanced = stage_config('baseline', data_root=other_voc, work_dir='w')
+    apply_dataset(balanced, info, balance=True)
+    assert len(balanced.model.decode_head.loss_decode.class_weight) == 4
+    model = dict(backbone=dict(type='ResNetV1c'), pretrained='x')
+    set_pretrained(model, 'p.pth')
+    assert model['pretrained'] is None
+    assert model['backbone']['init_cfg']['checkpoint'] == 'p.pth'
+
+
+def test_pretext_crops_training_and_cache(other_voc, tmp_path):
+    crops, labels = extract_object_crops(other_voc, 4, crop_size=16)
+    assert crops.shape[1:] == (16, 16, 3) and crops.dtype == np.uint8
+    assert set(labels.tolist()) <= {0, 1, 2, 3} and 0 in labels
+    assert len(set(labels.tolist())) >= 3
+    backbone = dict(type='ResNetV1c', depth=18, stem_channels=8,
+                    base_channels=8, num_stages=4, out_indices=(3, ),
+                    strides=(1, 2, 1, 1), dilations=(1, 1, 2, 4),
+                    norm_cfg=dict(type='BN'), contract_dilation=True)
+    kw = dict(backbone_cfg=backbone, num_classes=4,
+              cache_dir=str(tmp_path / 'pre'), mean=[0, 0, 0],
+              std=[255, 255, 255], recipe=dict(iters=2, batch_size=8,
+                                                crop_size=16), log=None)
+    rec = pretext_backbone(other_voc, **kw)
+    assert not rec['cached'] and osp.isfile(rec['checkpoint'])
+    state = torch.load(rec['checkpoint'], weights_only=True)['state_dict']
+    assert 'conv1.weight' in state or 'stem.0.weight' in state
+    again = pretext_backbone(other_voc, **kw)
+    assert again['cached'] and again['checkpoint'] == rec['checkpoint']
+    kw['recipe'] = dict(kw['recipe'], iters=3)
+    assert not pretext_backbone(other_voc, **kw)['cached']
+
+
+def test_weight_rule_sets_the_gradient_ratio(other_voc, tmp_path):
+    from mmkd.apis.efficacy_weights import (apply_weight_rule,
+                                            measure_grad_ratio)
+    from mmkd.apis.quickstart_protocol import prepare_protocol
+    proto = prepare_protocol(str(tmp_path / 'proto'), voc_dir=other_voc,
+                             iters=parse_iters('teacher=1,pretext=1'),
+                             log=lambda *a: None)
+    cfg = stage_config('kd', data_root=other_voc, work_dir='w',
+                       teacher_checkpoint=proto.teacher.checkpoint,
+                       pretrained=proto.pretrained, dataset_info=proto.info)
+    cfg.distill_weight_rule = dict(grad_ratio=0.3, batches=1)
+    rule = apply_weight_rule(cfg, log=None)
+    assert rule['grad_ratio'] == 0.3
+    after = measure_grad_ratio(cfg, batches=1)
+    assert after['distill'] / after['task'] == pytest.approx(0.3, rel=1e-4)
+    assert cfg.model.distill[0].loss.loss_weight == pytest.approx(
+        rule['weights']['loss_kd'])
+    plain = stage_config('baseline', data_root=other_voc, work_dir='w')
+    assert apply_weight_rule(plain) is None
+
+
+def test_benchmark_on_another_dataset(other_voc, tmp_path, capsys):
+    """--data-root on a VOC-layout dataset with 4 classes: the whole
+    protocol runs, reads the classes, writes the table and plots, and
+    leaves the dataset untouched."""
+    import sys
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    import benchmark_efficacy
+    before = _digest(other_voc)
+    out = tmp_path / 'eff'
+    benchmark_efficacy.main([
+        '--data-root', other_voc, '--work-dir', str(out), '--seeds', '0',
+        '--methods', 'kd', '--jobs', '1', '--iters',
+        'teacher=2,student=2,pretext=2'
+    ])
+    assert _digest(other_voc) == before
+    text = (out / 'efficacy.md').read_text()
+    assert '4 classes' in text and '| KD |' in text
+    data = json.loads((out / 'efficacy.json').read_text())
+    kd = next(r for r in data['records'] if r['stage'] == 'kd')
+    assert kd['weight_rule']['weights']['loss_kd'] > 0
+    assert kd['grad_ratio'] and 'ratio' in kd['grad_ratio'][0]
+    cka = kd['cka']['after']['loss_kd']
+    assert 0 <= cka['raw'] <= 1 and 0 <= cka['transformed'] <= 1
+    assert data['info']['classes'] == ['bg', 'round', 'hoop', 'tri']
+    for name in ('efficacy_miou.png', 'efficacy_cka.png',
+                 'efficacy_grad_ratio.png'):
+        with open(out / name, 'rb') as f:
+            assert f.read(8) == b'\x89PNG\r\n\x1a\n'
+    # --probe-losses: the rule's measurement, no training
+    benchmark_efficacy.main([
+        '--data-root', other_voc, '--work-dir', str(out), '--methods', 'dlkd',
+        '--iters', 'teacher=2,student=2,pretext=2', '--probe-losses'
+    ])
+    assert 'loss_dlkd_align' in capsys.readouterr().out

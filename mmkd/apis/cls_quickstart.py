@@ -13,8 +13,6 @@ loaded with :func:`mmkd.utils.tool_utils.load_tool_config`, the overrides
 the datasets are checked, and ``Runner.from_cfg(cfg).train()`` trains and
 validates with mmpretrain's datasets, pipelines and ``Accuracy``.
 """
-import copy
-import gc
 import json
 import os
 import os.path as osp
@@ -31,7 +29,7 @@ from .quickstart_cache import (load_teacher_cache, teacher_cache_key,
                                write_teacher_cache)
 from .quickstart_config import parse_iters, set_max_iters
 from .quickstart_results import StageResult
-from .quickstart_train import _CachedTextConfig, collect_env_once
+from .quickstart_train import collect_env_once, train_stage
 
 __all__ = [
     'CLS_QUICKSTART_STAGES', 'CLS_QUICKSTART_METHODS', 'CLS_QUICKSTART_DATA',
@@ -147,41 +145,12 @@ def _final_accuracy(runner) -> Dict[str, float]:
 
 
 def train_cls_stage(stage: str, cfg: Config) -> StageResult:
-    """Train and validate one config the way ``tools/train.py`` does."""
-    from mmengine.runner import Runner
-
+    """Train and validate one config the way ``tools/train.py`` does: the
+    quickstart's :func:`train_stage` with top-1/top-5 and the
+    classification data check."""
     from mmkd.datasets.imagenet_check import check_cls_datasets
-
-    check_cls_datasets(cfg)
-    start = time.time()
-    if type(cfg) is Config:
-        cfg = copy.deepcopy(cfg)
-        object.__setattr__(cfg, '__class__', _CachedTextConfig)
-    runner = Runner.from_cfg(cfg)
-    try:
-        runner.train()
-        metrics = _final_accuracy(runner)
-        work_dir, log_dir = runner.work_dir, runner.log_dir
-        max_iters = runner.max_iters
-    finally:
-        for handler in list(runner.logger.handlers):
-            if hasattr(handler, 'baseFilename'):
-                handler.close()
-                runner.logger.removeHandler(handler)
-        del runner
-        gc.collect()
-    last = osp.join(work_dir, 'last_checkpoint')
-    if osp.isfile(last):
-        with open(last) as f:
-            checkpoint = f.read().strip()
-    else:
-        checkpoint = osp.join(work_dir, f'iter_{max_iters}.pth')
-    if not osp.isfile(checkpoint):
-        raise RuntimeError(f'{stage}: no checkpoint at {checkpoint}')
-    return StageResult(stage=stage, config=cfg.filename, work_dir=work_dir,
-                       checkpoint=checkpoint, metrics=metrics,
-                       log_dir=log_dir, max_iters=max_iters,
-                       train_time_s=time.time() - start)
+    return train_stage(stage, cfg, final_metrics=_final_accuracy,
+                       check_data=check_cls_datasets)
 
 
 def mean_std(values: Sequence[float]):

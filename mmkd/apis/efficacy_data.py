@@ -22,6 +22,7 @@ from typing import List, Optional, Sequence
 import numpy as np
 
 from .pretext import read_split
+from .student import is_distiller_config
 
 __all__ = [
     'inspect_voc', 'class_weights', 'repeat_factor_split', 'apply_dataset',
@@ -183,8 +184,8 @@ def apply_dataset(cfg, info: dict, balance: bool = False) -> None:
         cfg.train_dataloader.dataset.ann_file = info['train_list']
     weights = class_weights(info['pixel_counts']) if balance else None
     model = cfg.model
-    nets = [model.student, model.teacher] if model.get(
-        'type') == 'SegDistiller' else [model]
+    nets = [model.student, model.teacher] if is_distiller_config(
+        cfg) else [model]
     for net in nets:
         for head in _heads(net):
             head['num_classes'] = info['num_classes']

@@ -19,6 +19,8 @@ from typing import Dict, List, Optional
 
 import torch
 
+from .student import is_distiller_config
+
 __all__ = [
     'student_parameters', 'split_grad_norms', 'measure_grad_ratio',
     'apply_weight_rule'
@@ -128,7 +130,7 @@ def apply_weight_rule(cfg, seed: int = 0,
         None when the config states no rule.
     """
     rule = cfg.get('distill_weight_rule', None)
-    if not rule or cfg.model.get('type') != 'SegDistiller':
+    if not rule or not is_distiller_config(cfg):
         return None
     ratio = float(rule['grad_ratio'])
     if not ratio > 0:

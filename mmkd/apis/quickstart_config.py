@@ -13,6 +13,8 @@ from typing import Dict, Optional, Union
 
 from mmengine.config import Config
 
+from .student import is_distiller_config
+
 __all__ = [
     'QUICKSTART_STAGES', 'QUICKSTART_DISTILL_STAGES', 'QUICKSTART_METHODS',
     'QUICKSTART_DATA', 'QUICKSTART_TINY_DATA', 'QUICKSTART_TINY_ITERS',
@@ -213,7 +215,7 @@ def stage_config(stage: str,
         set_max_iters(cfg, n)
     if seed is not None and _student_stage(stage):
         cfg.randomness = dict(cfg.get('randomness', None) or {}, seed=seed)
-    if cfg.model.get('type') == 'SegDistiller':
+    if is_distiller_config(cfg):
         if teacher_checkpoint is None:
             raise ValueError(f'stage {stage!r} distils: pass the teacher '
                              f'checkpoint')
@@ -223,8 +225,8 @@ def stage_config(stage: str,
         apply_dataset(cfg, dataset_info)
     if pretrained:
         from .pretext import set_pretrained
-        trained = cfg.model.student if cfg.model.get(
-            'type') == 'SegDistiller' else cfg.model
+        trained = cfg.model.student if is_distiller_config(
+            cfg) else cfg.model
         role = 'student' if _student_stage(stage) else 'teacher'
         if pretrained.get(role):
             set_pretrained(trained, pretrained[role])

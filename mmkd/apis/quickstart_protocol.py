@@ -27,6 +27,7 @@ from .quickstart_config import (QUICKSTART_DATA, QUICKSTART_TINY_DATA,
                                 stage_config)
 from .quickstart_results import StageResult
 from .quickstart_train import train_stage
+from .student import is_distiller_config
 
 __all__ = ['Protocol', 'prepare_protocol', 'student_config',
            'train_student']
@@ -134,7 +135,7 @@ def student_config(stage: str, proto: Protocol, work_dir: str,
         seed=seed, teacher_checkpoint=proto.teacher.checkpoint,
         pretrained=proto.pretrained, dataset_info=proto.info)
     rule = apply_weight_rule(cfg, seed=seed, log=log)
-    if cfg.model.get('type') == 'SegDistiller':
+    if is_distiller_config(cfg):
         from . import efficacy_hooks  # noqa: F401  registers the hook
         n = grad_interval or max(1, int(cfg.train_cfg.max_iters) // 10)
         cfg.custom_hooks = list(cfg.get('custom_hooks', None) or []) + [

@@ -5,7 +5,7 @@ import functools
 import gc
 import os.path as osp
 import time
-from typing import Dict
+from typing import Callable, Dict, Optional
 
 from mmengine.config import Config
 
@@ -64,18 +64,29 @@ def _final_metrics(runner) -> Dict[str, float]:
     return metrics
 
 
-def train_stage(stage: str, cfg: Config) -> StageResult:
+def train_stage(stage: str,
+                cfg: Config,
+                final_metrics: Optional[Callable] = None,
+                check_data: Optional[Callable] = None) -> StageResult:
     """Train (and validate) one config with mmengine's Runner.
 
     The same path as ``tools/train.py``: dataset check, then
     ``Runner.from_cfg(cfg).train()``; the final validation metrics are
     read from the runner's message hub.
+
+    Args:
+        stage (str): Name of the stage (for messages).
+        cfg (Config): The stage's config.
+        final_metrics (callable, optional): ``runner -> dict`` of the final
+            validation metrics; defaults to the segmentation ones (mIoU).
+        check_data (callable, optional): ``cfg -> None``, raising when the
+            data is missing; defaults to the segmentation check.
     """
     from mmengine.runner import Runner
 
     from mmkd.utils.data_check import check_datasets
 
-    check_datasets(cfg)
+    (check_data or check_datasets)(cfg)
     start = time.time()
     if type(cfg) is Config:
         cfg = copy.deepcopy(cfg)
@@ -83,7 +94,7 @@ def train_stage(stage: str, cfg: Config) -> StageResult:
     runner = Runner.from_cfg(cfg)
     try:
         runner.train()
-        metrics = _final_metrics(runner)
+        metrics = (final_metrics or _final_metrics)(runner)
         work_dir, log_dir = runner.work_dir, runner.log_dir
         max_iters = runner.max_iters
     finally:

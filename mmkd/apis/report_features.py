@@ -1,6 +1,6 @@
 """Models and features for the quickstart report.
 
-* :func:`load_model`: a config's model (segmentor or ``SegDistiller``) with
+* :func:`load_model`: a config's model (segmentor or distiller) with
   the weights of a checkpoint, in eval mode;
 * :func:`icc_matrix`: the inter-channel correlation (ICC) of a feature map;
 * :func:`fit_connector`: the "before distillation" reference, a connector
@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from mmkd.utils.tool_utils import strip_pretrained
+from .student import is_distiller_config
 
 __all__ = ['load_model', 'icc_matrix', 'fit_connector']
 
@@ -30,7 +31,7 @@ def _build(model_cfg):
 
 
 def load_model(config: str, checkpoint: str):
-    """Build a config's model (segmentor or SegDistiller) with weights.
+    """Build a config's model (segmentor or distiller) with weights.
 
     A distiller's teacher comes from the distiller checkpoint (which holds
     it), so ``teacher_checkpoint`` is not read.
@@ -42,7 +43,7 @@ def load_model(config: str, checkpoint: str):
 
     cfg = Config.fromfile(config)
     model_cfg = copy.deepcopy(cfg.model)
-    if model_cfg.get('type') == 'SegDistiller':
+    if is_distiller_config(cfg):
         model_cfg.teacher_checkpoint = None
     strip_pretrained(model_cfg)  # every weight comes from the checkpoint
     import logging

@@ -35,6 +35,8 @@ QUICKSTART_STAGES = OrderedDict(
         label='Student alone (DeepLabV3 R18 w8)'),
     ickd=dict(config='ickd-s4x4_' + _PAIR, label='ICKD-S 4x4'),
     ickd8=dict(config='ickd-s8x8_' + _PAIR, label='ICKD-S 8x8'),
+    ickd_row=dict(config='ickd-s4x4-row_' + _PAIR,
+                  label='ICKD-S 4x4, row-normalised'),
     kd=dict(config='kd_' + _PAIR, label='KD'),
     cwd=dict(config='cwd_' + _PAIR, label='CWD'),
     at=dict(config='at_' + _PAIR, label='AT'),

@@ -118,12 +118,8 @@ def export_cls_student(config: str,
     ckpt = _load_checkpoint(checkpoint, map_location='cpu')
     state = ckpt.get('state_dict', ckpt)
     if prefix:
-        state = {k[len(prefix):]: v for k, v in state.items()
-                 if k.startswith(prefix)}
-        if not state:
-            raise ValueError(
-                f'{checkpoint} has no {prefix!r} weights; pass a checkpoint '
-                f'saved while training this ClsDistiller')
+        from .student import split_student_state
+        state = split_student_state(ckpt, checkpoint, prefix)
     classifier = _build(student_cfg)
     try:
         classifier.load_state_dict(state, strict=True)

@@ -10,7 +10,8 @@ from mmengine.registry import DefaultScope
 from mmkd.utils.atomic_io import atomic_torch_save, atomic_write_text
 from mmkd.utils.plain import to_plain
 from mmkd.version import __version__
-from .student import distiller_class, student_eval_config, student_state_dict
+from .student import (distiller_class, split_student_state,
+                      student_eval_config)
 
 
 def student_config(cfg: Config) -> Config:
@@ -102,7 +103,7 @@ def export_student(config: str,
     out_cfg = student_config(cfg)
 
     ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-    student_state = student_state_dict(checkpoint)
+    student_state = split_student_state(ckpt, checkpoint)
 
     # The exported weights must fit the exported config exactly.
     with DefaultScope.overwrite_default_scope('mmseg'):

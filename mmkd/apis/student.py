@@ -73,6 +73,31 @@ def student_eval_config(cfg: Config) -> Config:
     return out
 
 
+def split_student_state(ckpt, source: str,
+                        prefix: str = STUDENT_PREFIX) -> Dict:
+    """The ``prefix`` weights of a loaded checkpoint, prefix removed.
+
+    Args:
+        ckpt: What ``_load_checkpoint`` returned (a dict with or without
+            ``state_dict``).
+        source (str): Where it came from, for the error message.
+        prefix (str): Key prefix of the student. Defaults to ``'student.'``.
+
+    Raises:
+        ValueError: If the checkpoint has no weights under ``prefix``.
+    """
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
+    student = {
+        key[len(prefix):]: value
+        for key, value in state.items() if key.startswith(prefix)
+    }
+    if not student:
+        raise ValueError(
+            f'{source} has no {prefix!r} weights; pass a checkpoint saved '
+            f'while training a distiller')
+    return student
+
+
 def student_state_dict(checkpoint: str) -> Dict:
     """The ``student.*`` weights of a distiller checkpoint, prefix removed.
 
@@ -83,17 +108,8 @@ def student_state_dict(checkpoint: str) -> Dict:
         ValueError: If the checkpoint has no student weights.
     """
     from mmengine.runner.checkpoint import _load_checkpoint
-    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else {}
-    student = {
-        key[len(STUDENT_PREFIX):]: value
-        for key, value in state.items() if key.startswith(STUDENT_PREFIX)
-    }
-    if not student:
-        raise ValueError(
-            f'{checkpoint} has no {STUDENT_PREFIX!r} weights; pass a '
-            f'checkpoint saved while training a distiller')
-    return student
+    return split_student_state(
+        _load_checkpoint(checkpoint, map_location='cpu'), checkpoint)
 
 
 def load_student(model, checkpoint: str) -> None:

@@ -295,8 +295,28 @@ def _finish(loss: Tensor, on: bool) -> Tensor:
     return compensate_ddp_average(loss) if on else loss
 
 
+class _IRGRelationBase(_IRGBase):
+    """Shared options of the edge and transformation terms: pooling of the
+    per-sample vectors and the gather over processes."""
+
+    accepts_multiple = True
+    # 0 on a global batch of one sample (the distiller warns)
+    compares_samples = True
+
+    def __init__(self, pool: str = 'avg', reduction: str = 'mean',
+                 gather: bool = True, loss_weight: float = 1.0) -> None:
+        super().__init__(reduction, loss_weight)
+        _check_choice('pool', pool, _POOLS)
+        self.pool = pool
+        self.gather = bool(gather)
+
+    def extra_repr(self) -> str:
+        return (f'pool={self.pool!r}, gather={self.gather}, '
+                f'{super().extra_repr()}')
+
+
 @MODELS.register_module()
-class IRGEdgeLoss(_IRGBase):
+class IRGEdgeLoss(_IRGRelationBase):
     """IRG edge term; see :func:`irg_edge_loss`.
 
     Several student layers may be matched to the teacher's last layer: give
@@ -314,16 +334,6 @@ class IRGEdgeLoss(_IRGBase):
         loss_weight (float): Multiplier. The authors: 0.005 with 'caffe'.
     """
 
-    accepts_multiple = True
-    # 0 on a global batch of one sample (the distiller warns)
-    compares_samples = True
-
-    def __init__(self, pool: str = 'avg', reduction: str = 'mean',
-                 gather: bool = True, loss_weight: float = 1.0) -> None:
-        super().__init__(reduction, loss_weight)
-        _check_choice('pool', pool, _POOLS)
-        self.pool = pool
-        self.gather = bool(gather)
 
     def compute(self, student: Union[Tensor, Sequence[Tensor]],
                 teacher: Union[Tensor, Sequence[Tensor]]) -> Tensor:
@@ -352,13 +362,9 @@ class IRGEdgeLoss(_IRGBase):
             for s, t in zip(students, teachers))
         return _finish(total, self.gather)
 
-    def extra_repr(self) -> str:
-        return (f'pool={self.pool!r}, gather={self.gather}, '
-                f'{super().extra_repr()}')
-
 
 @MODELS.register_module()
-class IRGTransformationLoss(_IRGBase):
+class IRGTransformationLoss(_IRGRelationBase):
     """IRG transformation term; see :func:`irg_transformation_loss`.
 
     The item lists two specs per side, two layers of one network with
@@ -372,16 +378,6 @@ class IRGTransformationLoss(_IRGBase):
         loss_weight (float): Multiplier. The authors: 0.005 with 'caffe'.
     """
 
-    accepts_multiple = True
-    # 0 on a global batch of one sample (the distiller warns)
-    compares_samples = True
-
-    def __init__(self, pool: str = 'avg', reduction: str = 'mean',
-                 gather: bool = True, loss_weight: float = 1.0) -> None:
-        super().__init__(reduction, loss_weight)
-        _check_choice('pool', pool, _POOLS)
-        self.pool = pool
-        self.gather = bool(gather)
 
     def setup(self, context: DistillContext) -> None:
         for side, shapes in (('student', context.student_shapes),
@@ -413,7 +409,3 @@ class IRGTransformationLoss(_IRGBase):
              for x in _two(teacher, 'teacher')]
         loss = irg_transformation_loss(s, t, reduction=self.reduction)
         return _finish(loss, self.gather)
-
-    def extra_repr(self) -> str:
-        return (f'pool={self.pool!r}, gather={self.gather}, '
-                f'{super().extra_repr()}')

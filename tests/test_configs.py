@@ -24,7 +24,7 @@ import pytest
 from mmengine.config import Config, ConfigDict
 from mmengine.registry import DefaultScope
 
-from cfg_helpers import plain
+from cfg_helpers import plain, student_recipe
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIG_DIR = REPO / 'configs'
@@ -290,7 +290,8 @@ def test_distiller_shares_a_baseline_recipe(name):
         base = load(base_name)
         if plain(base.model) != plain(cfg.model.student):
             continue
-        if all(plain(base.get(k)) == plain(cfg.get(k)) for k in RECIPE_KEYS):
+        if all(plain(base.get(k)) == student_recipe(cfg, k)
+               for k in RECIPE_KEYS):
             matches.append(base_name)
     assert len(matches) == 1, (
         f'{name}: student/recipe matches no single baseline ({matches})')

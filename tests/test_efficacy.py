@@ -152,6 +152,39 @@ def test_weight_rule_sets_the_gradient_ratio(other_voc, tmp_path):
     assert apply_weight_rule(plain) is None
 
 
+def test_weight_rule_probes_mgd_after_matching(other_voc):
+    """The rule measures MGD with the assignment it trains with: the
+    probe solves the matching on the hook's (training) images first."""
+    from mmengine.registry import DefaultScope
+
+    from mmkd.apis.efficacy_weights import match_for_probe
+    from mmkd.registry import MODELS
+    info = inspect_voc(other_voc)
+    cfg = stage_config('mgd_sm', data_root=other_voc, work_dir='w',
+                       teacher_checkpoint='t.pth', dataset_info=info)
+    cfg.model.teacher_checkpoint = None
+    cfg.custom_hooks[-1].num_images = 5
+    hook_ds = cfg.custom_hooks[-1].dataloader.dataset
+    assert hook_ds.data_root == other_voc
+    assert list(hook_ds.metainfo.classes) == info['classes']
+    with DefaultScope.overwrite_default_scope('mmkd'):
+        model = MODELS.build(cfg.model)
+    loss = model.distill_losses['loss_mgd']
+    assert not loss.is_matched
+    before = {n: m.training for n, m in model.named_modules()}
+    report = match_for_probe(model, cfg)
+    assert 'matched on 5 images' in report
+    assert loss.is_matched and int(loss.num_matchings) == 1
+    assert {n: m.training for n, m in model.named_modules()} == before
+    for i, (cs, ct) in enumerate(zip(loss.student_channels,
+                                     loss.teacher_channels)):
+        row = loss.assignment(i)[0]  # SM: one teacher channel each
+        assert len(set(row.tolist())) == cs and int(row.max()) < ct
+    kd = stage_config('kd', data_root=other_voc, work_dir='w',
+                      teacher_checkpoint='t.pth')
+    assert match_for_probe(model, kd) is None  # no MGD hook: nothing to do
+
+
 def test_benchmark_on_another_dataset(other_voc, tmp_path, capsys):
     """--data-root on a VOC-layout dataset with 4 classes: the whole
     protocol runs, reads the classes, writes the table and plots, and

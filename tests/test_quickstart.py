@@ -15,7 +15,7 @@ from mmkd.datasets.synthetic_voc import synthetic_metainfo
 
 SYNTHETIC_METAINFO = synthetic_metainfo(7)  # the quickstart's 7 classes
 
-from cfg_helpers import plain
+from cfg_helpers import plain, student_recipe
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RECIPE_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader',
@@ -83,7 +83,10 @@ def test_distillers_share_the_baseline_recipe_and_teacher():
         assert plain(cfg.model.student) == plain(base.model)
         assert plain(cfg.model.teacher) == plain(teacher.model)
         for key in RECIPE_KEYS:
-            assert plain(cfg.get(key)) == plain(base.get(key)), (stage, key)
+            # only the distiller's own parts (e.g. a fixed connector) may
+            # train differently; the student never does
+            assert student_recipe(cfg, key) == plain(base.get(key)), (
+                stage, key)
         # every distillation config states its loss-weight rule
         assert cfg.distill_weight_rule.grad_ratio > 0, stage
     # the checkpoint the distillation configs name is the one the teacher
@@ -98,6 +101,25 @@ def test_distillers_share_the_baseline_recipe_and_teacher():
     (item, ) = kd.model.distill
     assert item.loss.type == 'KDLoss'
     assert item.student.module == 'decode_head.conv_seg'
+
+
+def test_mgd_matches_on_unaugmented_training_images(tmp_path):
+    """MGD's matching set is the training split without augmentation
+    (never val), and the quickstart points it at its data like the
+    loaders."""
+    for stage in ('mgd_amp', 'mgd_rd', 'mgd_sm'):
+        cfg = load(stage)
+        (item, ) = cfg.model.distill
+        assert item.loss.reduction == stage.split('_')[1]
+        hook = cfg.custom_hooks[-1]
+        assert hook.type == 'MatchingGuidedHook'
+        ds = hook.dataloader.dataset
+        assert ds.ann_file == cfg.train_dataloader.dataset.ann_file
+        assert plain(ds.pipeline) == plain(cfg.test_pipeline)
+        assert hook.dataloader.sampler.shuffle is False
+    cfg = stage_config('mgd_sm', data_root=str(tmp_path), work_dir='w',
+                       teacher_checkpoint='t.pth')
+    assert cfg.custom_hooks[-1].dataloader.dataset.data_root == str(tmp_path)
 
 
 def test_parse_iters():

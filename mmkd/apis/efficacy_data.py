@@ -177,9 +177,9 @@ def apply_dataset(cfg, info: dict, balance: bool = False) -> None:
     indexes the weights with 255), which every VOC label map does.
     """
     meta = dict(classes=tuple(info['classes']), palette=info['palette'])
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        if loader in cfg:
-            cfg[loader].dataset.metainfo = meta
+    from .quickstart_config import config_datasets
+    for dataset in config_datasets(cfg):
+        dataset['metainfo'] = meta
     if info.get('train_list'):
         cfg.train_dataloader.dataset.ann_file = info['train_list']
     weights = class_weights(info['pixel_counts']) if balance else None

@@ -23,7 +23,7 @@ from .student import is_distiller_config
 
 __all__ = [
     'student_parameters', 'split_grad_norms', 'measure_grad_ratio',
-    'apply_weight_rule'
+    'apply_weight_rule', 'match_for_probe'
 ]
 
 
@@ -96,6 +96,45 @@ def _batches(cfg, n: int, seed: int):
             [dataset[order[(b * bs + i) % len(order)]] for i in range(bs)])
 
 
+def match_for_probe(model, cfg, seed: int = 0) -> Optional[str]:
+    """Solve MGD's channel matching before a probe, as the run's
+    ``MatchingGuidedHook`` does before training, so that the rule measures
+    the loss the student trains with (not the placeholder assignment).
+
+    Matches on the hook's ``dataloader`` (its images in order, up to its
+    ``num_images``), else on training batches; never on the val split.
+
+    Returns:
+        str or None: The hook's report; None without an MGD hook and loss.
+    """
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import DefaultScope
+
+    from mmkd.models.losses.mgd_loss import MatchingGuidedLoss
+    from mmkd.registry import DATASETS, HOOKS
+    hooks = [h for h in cfg.get('custom_hooks', None) or []
+             if h.get('type') in ('MatchingGuidedHook',
+                                  'mmkd.MatchingGuidedHook')]
+    losses = getattr(model, 'distill_losses', {})
+    if not hooks or not any(isinstance(loss, MatchingGuidedLoss)
+                            for loss in dict(losses).values()):
+        return None
+    hook = HOOKS.build(copy.deepcopy(hooks[0]))
+    loader_cfg = hook.dataloader_cfg
+    if loader_cfg is None:
+        batches = list(_batches(cfg, 4, seed))
+    else:
+        with DefaultScope.overwrite_default_scope('mmkd'):
+            dataset = DATASETS.build(copy.deepcopy(loader_cfg['dataset']))
+        n = min(len(dataset), hook.num_images or len(dataset))
+        bs = int(loader_cfg.get('batch_size', 1))
+        batches = [pseudo_collate([dataset[i]
+                                   for i in range(b, min(b + bs, n))])
+                   for b in range(0, n, bs)]
+    with DefaultScope.overwrite_default_scope('mmkd'):
+        return hook.match_distiller(model, batches)
+
+
 def measure_grad_ratio(cfg, batches: int = 4, seed: int = 0,
                        model=None) -> Dict[str, float]:
     """Mean gradient norms (see :func:`split_grad_norms`) of a config's
@@ -109,6 +148,9 @@ def measure_grad_ratio(cfg, batches: int = 4, seed: int = 0,
         with DefaultScope.overwrite_default_scope('mmkd'):
             model = MODELS.build(copy.deepcopy(cfg.model))
         model.init_weights()
+        report = match_for_probe(model, cfg, seed)
+        if report:
+            print(f'weight rule probe: {report}')
     model.train()
     sums: Dict[str, float] = {}
     with DefaultScope.overwrite_default_scope('mmkd'):

@@ -19,7 +19,7 @@ __all__ = [
     'QUICKSTART_STAGES', 'QUICKSTART_DISTILL_STAGES', 'QUICKSTART_METHODS',
     'QUICKSTART_DATA', 'QUICKSTART_TINY_DATA', 'QUICKSTART_TINY_ITERS',
     'quickstart_config_dir', 'quickstart_config_path', 'parse_iters',
-    'set_max_iters', 'stage_config'
+    'set_max_iters', 'stage_config', 'config_datasets'
 ]
 
 #: Stages of the quickstart: the config (in ``configs/quickstart/``) and the
@@ -35,8 +35,14 @@ QUICKSTART_STAGES = OrderedDict(
         label='Student alone (DeepLabV3 R18 w8)'),
     ickd=dict(config='ickd-s4x4_' + _PAIR, label='ICKD-S 4x4'),
     ickd8=dict(config='ickd-s8x8_' + _PAIR, label='ICKD-S 8x8'),
+    ickd2=dict(config='ickd-s2x2_' + _PAIR, label='ICKD-S 2x2'),
+    ickd1=dict(config='ickd-s1x1_' + _PAIR, label='ICKD-S 1x1'),
     ickd_row=dict(config='ickd-s4x4-row_' + _PAIR,
                   label='ICKD-S 4x4, row-normalised'),
+    ickd_fixed=dict(config='ickd-s4x4-fixed_' + _PAIR,
+                    label='ICKD-S 4x4, fixed connector'),
+    ickd_logits=dict(config='ickd-s4x4-logits_' + _PAIR,
+                     label='ICKD-S 4x4 on the logits'),
     kd=dict(config='kd_' + _PAIR, label='KD'),
     cwd=dict(config='cwd_' + _PAIR, label='CWD'),
     at=dict(config='at_' + _PAIR, label='AT'),
@@ -44,6 +50,9 @@ QUICKSTART_STAGES = OrderedDict(
     ccs=dict(config='ccs_' + _PAIR, label='CCS'),
     dlkd=dict(config='dlkd_' + _PAIR, label='DLKD'),
     irg=dict(config='irg_' + _PAIR, label='IRG'),
+    mgd_amp=dict(config='mgd-amp_' + _PAIR, label='MGD-AMP'),
+    mgd_rd=dict(config='mgd-rd_' + _PAIR, label='MGD-RD'),
+    mgd_sm=dict(config='mgd-sm_' + _PAIR, label='MGD-SM'),
 )
 #: Every distillation stage (all but ``teacher`` and ``baseline``).
 QUICKSTART_DISTILL_STAGES = tuple(
@@ -170,6 +179,20 @@ def set_max_iters(cfg: Config, max_iters: int) -> None:
         hooks.logger.interval = max(1, min(10, max_iters // 5))
 
 
+def config_datasets(cfg: Config) -> list:
+    """The dataset configs a run reads: its train / val / test loaders'
+    and those of its custom hooks (e.g. MGD's matching loader)."""
+    out = [cfg[loader].dataset for loader in
+           ('train_dataloader', 'val_dataloader', 'test_dataloader')
+           if cfg.get(loader, None)]
+    for hook in cfg.get('custom_hooks', None) or []:
+        loader = hook.get('dataloader', None)
+        if isinstance(loader, dict) and isinstance(
+                loader.get('dataset', None), dict):
+            out.append(loader['dataset'])
+    return out
+
+
 def _student_stage(stage: str) -> bool:
     return stage != 'teacher'
 
@@ -206,9 +229,8 @@ def stage_config(stage: str,
 
     config = config or quickstart_config_path(stage)
     cfg = load_tool_config(config, work_dir=work_dir)
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        if loader in cfg:
-            cfg[loader].dataset.data_root = data_root
+    for dataset in config_datasets(cfg):
+        dataset.data_root = data_root
     iters = iters or parse_iters(None)
     default = int(cfg.train_cfg.max_iters)
     key = 'student' if _student_stage(stage) else 'teacher'

@@ -218,10 +218,22 @@ class MatchingGuidedHook(Hook):
     # ------------------------------------------------------------------
     def match(self, runner) -> None:
         """One matching: accumulate, solve on rank 0, broadcast, write."""
-        distiller = self._distiller(runner)
-        losses = self._losses(distiller)
         train_loader = getattr(getattr(runner, 'train_loop', None),
                                'dataloader', None)
+        runner.logger.info(self.match_distiller(
+            self._distiller(runner), self._loader(runner), train_loader))
+
+    def match_distiller(self, distiller, loader, train_loader=None) -> str:
+        """Match ``distiller``'s MGD losses on the batches of ``loader``
+        (without a runner, e.g. before a weight probe).
+
+        Train/eval flags and the RNG states (and ``train_loader``'s
+        generator) are restored afterwards.
+
+        Returns:
+            str: The report line the hook logs.
+        """
+        losses = self._losses(distiller)
         modes = {name: m.training for name, m in distiller.named_modules()}
         rng = _RNGSnapshot([train_loader] if train_loader is not None else [])
         start = time.perf_counter()
@@ -229,8 +241,7 @@ class MatchingGuidedHook(Hook):
             for loss in losses.values():
                 loss.refresh_margins(distiller.teacher)
             distiller.eval()
-            costs, count = self.accumulate(distiller, self._loader(runner),
-                                           losses)
+            costs, count = self.accumulate(distiller, loader, losses)
         finally:
             for name, module in distiller.named_modules():
                 module.training = modes[name]
@@ -246,12 +257,11 @@ class MatchingGuidedHook(Hook):
                 assignment_cost(c, a, count)
                 for c, a in zip(costs[name], assignments[name])
             ]
-        runner.logger.info(
-            f'MatchingGuidedHook: matched on {count} images (pass '
-            f'{pass_time:.1f}s, solve {solve_time:.1f}s); mean matched '
-            f'cost per stage: ' + '; '.join(
-                f'{n}: ' + ', '.join(f'{v:.3f}' for v in values)
-                for n, values in self.last_report.items()))
+        return (f'MatchingGuidedHook: matched on {count} images (pass '
+                f'{pass_time:.1f}s, solve {solve_time:.1f}s); mean matched '
+                f'cost per stage: ' + '; '.join(
+                    f'{n}: ' + ', '.join(f'{v:.3f}' for v in values)
+                    for n, values in self.last_report.items()))
 
     def accumulate(self, distiller, loader, losses):
         """Summed cost per loss and stage over the image set.

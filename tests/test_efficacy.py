@@ -219,3 +219,28 @@ def test_benchmark_on_another_dataset(other_voc, tmp_path, capsys):
         '--iters', 'teacher=2,student=2,pretext=2', '--probe-losses'
     ])
     assert 'loss_dlkd_align' in capsys.readouterr().out
+
+
+def test_table_says_n_a_for_two_std_on_one_seed():
+    """'> 2 std' needs a spread: with one seed it is 'n/a', not 'yes'."""
+    from mmkd.apis.efficacy import format_table, summarize
+
+    def rec(stage, seed, miou):
+        return dict(stage=stage, seed=seed, metrics=dict(mIoU=miou),
+                    train_time_s=10.0, weight_rule=None, cka=None,
+                    grad_ratio=None)
+
+    one = [rec('baseline', 0, 40.0), rec('kd', 0, 41.0)]
+    rows = summarize(one, 60.0, ['kd'], [0])
+    assert rows[-1]['beats_2std'] is None
+    assert '| KD | 41.00 ± 0.00 | +1.00 | n/a | +5% |' in format_table(
+        rows, [0])
+    three = [rec('baseline', s, 40.0 + s) for s in range(3)] + [
+        rec('kd', s, v) for s, v in enumerate((45.0, 46.0, 47.0))]
+    rows = summarize(three, 60.0, ['kd'], [0, 1, 2])
+    assert rows[-1]['beats_2std'] is True  # +5 > 2 x 1.0
+    assert '| +5.00 | yes |' in format_table(rows, [0, 1, 2])
+    close = three[:3] + [rec('kd', s, v)
+                         for s, v in enumerate((41.0, 42.0, 43.0))]
+    assert summarize(close, 60.0, ['kd'], [0, 1, 2])[-1][
+        'beats_2std'] is False  # +1 < 2 x 1.0

@@ -122,6 +122,23 @@ def test_mgd_matches_on_unaugmented_training_images(tmp_path):
     assert cfg.custom_hooks[-1].dataloader.dataset.data_root == str(tmp_path)
 
 
+def test_efficacy_table_methods_leave_out_the_variants_tried():
+    from mmkd.apis.quickstart_config import (EFFICACY_METHODS,
+                                             QUICKSTART_DISTILL_STAGES)
+    assert set(EFFICACY_METHODS) == {
+        'ickd', 'ickd8', 'kd', 'cwd', 'at', 'fitnets', 'ccs', 'dlkd', 'irg',
+        'mgd_amp', 'mgd_rd', 'mgd_sm'}
+    variants = set(QUICKSTART_DISTILL_STAGES) - set(EFFICACY_METHODS)
+    assert variants == {'ickd1', 'ickd2', 'ickd_row', 'ickd_fixed',
+                        'ickd_logits'}
+    for stage in variants:  # each says why it was tried
+        with open(quickstart_config_path(stage)) as f:
+            header = ' '.join(line.lstrip('# ').strip()
+                              for line in f.read().split('_base_')[0].split(
+                                  '\n'))
+        assert 'Tried because' in header, stage
+
+
 def test_parse_iters():
     assert parse_iters(None) == dict(scale=1.0, teacher=None, student=None,
                                      pretext=None)
@@ -194,31 +211,35 @@ def test_teacher_cache_key():
 
 def test_quickstart_tiny_end_to_end(tmp_path):
     """The whole pipeline (data, pretext, teacher, baseline, ICKD-S, KD,
-    weight rule, table, report, caches) on a few images for a few
-    iterations."""
+    MGD-AMP with its matching, weight rule, table, report, caches) on a few
+    images for a few iterations."""
     work_dir = str(tmp_path / 'work')
     data_root = str(tmp_path / 'data')
     lines = []
     result = run_quickstart(
         work_dir=work_dir, data_root=data_root, tiny=True, log=lines.append)
 
-    assert list(result.stages) == ['teacher', 'baseline', 'ickd', 'kd']
+    assert list(result.stages) == ['teacher', 'baseline', 'ickd', 'kd',
+                                   'mgd_amp']
     for name, stage in result.stages.items():
         assert osp.isfile(stage.checkpoint), name
         assert 0 <= stage.miou <= 100
         assert stage.scalars is not None, name  # mmengine's json log
         assert stage.max_iters == 2
     assert not result.stages['teacher'].cached
-    assert set(result.gaps) == {'ickd', 'kd'}
+    assert set(result.gaps) == {'ickd', 'kd', 'mgd_amp'}
     text = '\n'.join(lines)
-    for label in ('Teacher', 'Student alone', 'ICKD-S', 'KD', 'gap closed'):
+    for label in ('Teacher', 'Student alone', 'ICKD-S', 'KD', 'MGD-AMP',
+                  'gap closed'):
         assert label in text
     # Distillation terms were logged by the distilled runs.
     with open(result.stages['ickd'].scalars) as f:
         assert 'distill.loss_ickd' in f.read()
+    with open(result.stages['mgd_amp'].scalars) as f:
+        assert 'distill.loss_mgd' in f.read()
     # The weight rule set the distilled runs' weights; the students and the
     # teacher started from their pretext-pretrained backbones.
-    for m in ('ickd', 'kd'):
+    for m in ('ickd', 'kd', 'mgd_amp'):
         rule = result.stages[m].extra['weight_rule']
         assert rule['grad_ratio'] > 0 and rule['scale'] > 0
         assert osp.isfile(osp.join(result.stages[m].work_dir,

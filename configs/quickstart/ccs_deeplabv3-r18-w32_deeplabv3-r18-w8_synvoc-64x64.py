@@ -1,41 +1,21 @@
 # CCS (channel correlation structure) on the decode head's last feature, as
 # ICKD-S (ConvBNConnector 32 -> 128 channels): intra-sample channel
 # correlation on a 4x4 grid plus inter-sample correlation per channel.
-_base_ = [
-    './baseline_deeplabv3_r18-w8-d8_synvoc-64x64.py', './_base_/teacher.py'
-]
+_base_ = ['./_base_/distill.py']
 
-# Loss weight by a stated rule, never tuned on val: before training, the
-# quickstart and tools/benchmark_efficacy.py scale every distill item's
-# loss_weight by one factor so that the norm of the distillation gradient on
-# the student's parameters is `grad_ratio` times the task loss's, averaged
-# over `batches` batches of the *training* split (mmkd/apis/
-# efficacy_weights.py; `--probe-losses` prints the measurement). The
-# loss_weight below is the starting point (the relative weights of several
-# items are kept); plain tools/train.py uses it as written.
-distill_weight_rule = dict(grad_ratio=0.5, batches=4)
-
-model = dict(_delete_=True,
-             type='SegDistiller',
-             data_preprocessor=_base_.data_preprocessor,
-             student=_base_.student_model,
-             teacher=_base_.teacher_model,
-             teacher_checkpoint=_base_.teacher_checkpoint,
-             distill=[
-                 dict(name='loss_ccs',
-                      student=dict(module='decode_head.bottleneck',
-                                   source='output'),
-                      teacher=dict(module='decode_head.bottleneck',
-                                   source='output'),
-                      student_transforms=[
-                          dict(type='ConvBNConnector'),
-                          dict(type='Resize', mode='bilinear')
-                      ],
-                      loss=dict(type='CCSLoss',
-                                grid_size=(4, 4),
-                                intra_weight=1.0,
-                                inter_weight=1.0,
-                                loss_weight=1.0)),
-             ])
-find_unused_parameters = False
-custom_hooks = _base_.custom_hooks + [dict(type='TeacherEvalHook')]
+model = dict(distill=[
+    dict(name='loss_ccs',
+         student=dict(module='decode_head.bottleneck',
+                      source='output'),
+         teacher=dict(module='decode_head.bottleneck',
+                      source='output'),
+         student_transforms=[
+             dict(type='ConvBNConnector'),
+             dict(type='Resize', mode='bilinear')
+         ],
+         loss=dict(type='CCSLoss',
+                   grid_size=(4, 4),
+                   intra_weight=1.0,
+                   inter_weight=1.0,
+                   loss_weight=1.0)),
+])

@@ -1,50 +1,30 @@
 # DLKD (Ding et al., TNNLS 2022) on the last backbone stage, pooled per
 # image (docs/methods.md): an alignment item and a correlation item, each
 # with its own MLPProjector, in the paper's 10 : 20 ratio.
-_base_ = [
-    './baseline_deeplabv3_r18-w8-d8_synvoc-64x64.py', './_base_/teacher.py'
-]
+_base_ = ['./_base_/distill.py']
 
-# Loss weight by a stated rule, never tuned on val: before training, the
-# quickstart and tools/benchmark_efficacy.py scale every distill item's
-# loss_weight by one factor so that the norm of the distillation gradient on
-# the student's parameters is `grad_ratio` times the task loss's, averaged
-# over `batches` batches of the *training* split (mmkd/apis/
-# efficacy_weights.py; `--probe-losses` prints the measurement). The
-# loss_weight below is the starting point (the relative weights of several
-# items are kept); plain tools/train.py uses it as written.
-distill_weight_rule = dict(grad_ratio=0.5, batches=4)
-
-model = dict(_delete_=True,
-             type='SegDistiller',
-             data_preprocessor=_base_.data_preprocessor,
-             student=_base_.student_model,
-             teacher=_base_.teacher_model,
-             teacher_checkpoint=_base_.teacher_checkpoint,
-             distill=[
-                 dict(name='loss_dlkd_align',
-                      student=dict(module='backbone.layer4', source='output'),
-                      teacher=dict(module='backbone.layer4', source='output'),
-                      student_transforms=[
-                          dict(type='GlobalAvgPool'),
-                          dict(type='MLPProjector')
-                      ],
-                      teacher_transforms=[dict(type='GlobalAvgPool')],
-                      loss=dict(type='DLKDLoss',
-                                align_weight=10,
-                                corr_weight=0)),
-                 dict(name='loss_dlkd_corr',
-                      student=dict(module='backbone.layer4', source='output'),
-                      teacher=dict(module='backbone.layer4', source='output'),
-                      student_transforms=[
-                          dict(type='GlobalAvgPool'),
-                          dict(type='MLPProjector')
-                      ],
-                      teacher_transforms=[dict(type='GlobalAvgPool')],
-                      loss=dict(type='DLKDLoss',
-                                align_weight=0,
-                                corr_weight=20,
-                                tau=0.5)),
-             ])
-find_unused_parameters = False
-custom_hooks = _base_.custom_hooks + [dict(type='TeacherEvalHook')]
+model = dict(distill=[
+    dict(name='loss_dlkd_align',
+         student=dict(module='backbone.layer4', source='output'),
+         teacher=dict(module='backbone.layer4', source='output'),
+         student_transforms=[
+             dict(type='GlobalAvgPool'),
+             dict(type='MLPProjector')
+         ],
+         teacher_transforms=[dict(type='GlobalAvgPool')],
+         loss=dict(type='DLKDLoss',
+                   align_weight=10,
+                   corr_weight=0)),
+    dict(name='loss_dlkd_corr',
+         student=dict(module='backbone.layer4', source='output'),
+         teacher=dict(module='backbone.layer4', source='output'),
+         student_transforms=[
+             dict(type='GlobalAvgPool'),
+             dict(type='MLPProjector')
+         ],
+         teacher_transforms=[dict(type='GlobalAvgPool')],
+         loss=dict(type='DLKDLoss',
+                   align_weight=0,
+                   corr_weight=20,
+                   tau=0.5)),
+])

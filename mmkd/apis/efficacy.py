@@ -165,7 +165,9 @@ def summarize(records: List[dict], teacher_miou: float,
             stage=m, label=QUICKSTART_STAGES[m]['label'], mean=mean,
             std=std, n=len(vals), per_seed=vals, delta=mean - b_mean,
             delta_paired=(d_mean, d_std),
-            beats_2std=(mean - b_mean) > 2 * max(b_std, std),
+            # one seed has no spread to compare with: None, shown 'n/a'
+            beats_2std=((mean - b_mean) > 2 * max(b_std, std)
+                        if len(vals) > 1 and len(base) > 1 else None),
             gap=gap_fraction(mean, b_mean, teacher_miou),
             gap_paired=_mean_std(paired) if paired else None,
             wins=sum(v > b for v, b in zip(vals, base)),
@@ -186,6 +188,10 @@ def summarize(records: List[dict], teacher_miou: float,
 
 def _f(value, fmt: str, empty: str = '') -> str:
     return empty if value is None else format(value, fmt)
+
+
+def _yes_no(flag: Optional[bool]) -> str:
+    return 'n/a' if flag is None else ('yes' if flag else 'no')
 
 
 def format_table(rows: List[dict], seeds: Sequence[int]) -> str:
@@ -215,7 +221,7 @@ def format_table(rows: List[dict], seeds: Sequence[int]) -> str:
             f"{r['ratio_start']:.2f} → {r['ratio_end']:.2f}")
         lines.append(
             f"| {r['label']} | {r['mean']:.2f}{std} | {r['delta']:+.2f} | "
-            f"{'yes' if r['beats_2std'] else 'no'} | "
+            f"{_yes_no(r['beats_2std'])} | "
             f'{gap} | {gap_seed} | '
             f"{r['wins']}/{r['n']} | {r['time']:.2f} | {w} | {cka} | "
             f'{ratio} |')

@@ -17,6 +17,7 @@ from .student import is_distiller_config
 
 __all__ = [
     'QUICKSTART_STAGES', 'QUICKSTART_DISTILL_STAGES', 'QUICKSTART_METHODS',
+    'EFFICACY_METHODS',
     'QUICKSTART_DATA', 'QUICKSTART_TINY_DATA', 'QUICKSTART_TINY_ITERS',
     'quickstart_config_dir', 'quickstart_config_path', 'parse_iters',
     'set_max_iters', 'stage_config', 'config_datasets'
@@ -35,14 +36,16 @@ QUICKSTART_STAGES = OrderedDict(
         label='Student alone (DeepLabV3 R18 w8)'),
     ickd=dict(config='ickd-s4x4_' + _PAIR, label='ICKD-S 4x4'),
     ickd8=dict(config='ickd-s8x8_' + _PAIR, label='ICKD-S 8x8'),
-    ickd2=dict(config='ickd-s2x2_' + _PAIR, label='ICKD-S 2x2'),
-    ickd1=dict(config='ickd-s1x1_' + _PAIR, label='ICKD-S 1x1'),
+    ickd2=dict(config='ickd-s2x2_' + _PAIR, label='ICKD-S 2x2',
+               exploration=True),
+    ickd1=dict(config='ickd-s1x1_' + _PAIR, label='ICKD-S 1x1',
+               exploration=True),
     ickd_row=dict(config='ickd-s4x4-row_' + _PAIR,
-                  label='ICKD-S 4x4, row-normalised'),
+                  label='ICKD-S 4x4, row-normalised', exploration=True),
     ickd_fixed=dict(config='ickd-s4x4-fixed_' + _PAIR,
-                    label='ICKD-S 4x4, fixed connector'),
+                    label='ICKD-S 4x4, fixed connector', exploration=True),
     ickd_logits=dict(config='ickd-s4x4-logits_' + _PAIR,
-                     label='ICKD-S 4x4 on the logits'),
+                     label='ICKD-S 4x4 on the logits', exploration=True),
     kd=dict(config='kd_' + _PAIR, label='KD'),
     cwd=dict(config='cwd_' + _PAIR, label='CWD'),
     at=dict(config='at_' + _PAIR, label='AT'),
@@ -57,8 +60,16 @@ QUICKSTART_STAGES = OrderedDict(
 #: Every distillation stage (all but ``teacher`` and ``baseline``).
 QUICKSTART_DISTILL_STAGES = tuple(
     s for s in QUICKSTART_STAGES if s not in ('teacher', 'baseline'))
-#: Distillation methods run by default, in order.
-QUICKSTART_METHODS = ('ickd', 'kd')
+#: The methods of the efficacy table: every distillation stage but the
+#: variants tried while investigating a result (``exploration=True``; run
+#: them by name, docs/efficacy.md says why each was tried).
+EFFICACY_METHODS = tuple(
+    s for s in QUICKSTART_DISTILL_STAGES
+    if not QUICKSTART_STAGES[s].get('exploration', False))
+#: Distillation methods run by default, in order: the flagship ICKD-S, the
+#: classic KD, and MGD-AMP (a seed method that beats the student alone on
+#: this protocol: docs/efficacy.md).
+QUICKSTART_METHODS = ('ickd', 'kd', 'mgd_amp')
 
 #: The synthetic dataset of the full quickstart: 64 px images, fewer and
 #: larger objects (``layout='large'``), background + 6 shapes (disc, ring,

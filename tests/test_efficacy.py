@@ -5,6 +5,7 @@ import json
 import math
 import os
 import os.path as osp
+import re
 import shutil
 
 import numpy as np
@@ -219,6 +220,19 @@ def test_benchmark_on_another_dataset(other_voc, tmp_path, capsys):
         '--iters', 'teacher=2,student=2,pretext=2', '--probe-losses'
     ])
     assert 'loss_dlkd_align' in capsys.readouterr().out
+    # --sweep-ratios: the protocol again on the held-out view, a table of
+    # held-out mIoU per ratio and the chosen one; the dataset untouched
+    benchmark_efficacy.main([
+        '--data-root', other_voc, '--work-dir', str(out), '--methods', 'kd',
+        '--seeds', '0', '--jobs', '1', '--iters',
+        'teacher=2,student=2,pretext=2', '--sweep-ratios', '0.5', '2',
+        '--holdout-fraction', '0.25'
+    ])
+    text = (out / 'sweep' / 'sweep.md').read_text()
+    assert '| kd | 0.5 |' in text and '| kd | 2 |' in text
+    assert re.search(r'Chosen: kd grad_ratio=(0\.5|2)\n', text), text
+    assert (out / 'sweep' / 'protocol' / 'teacher').is_dir()
+    assert _digest(other_voc) == before
 
 
 def test_table_says_n_a_for_two_std_on_one_seed():
@@ -244,3 +258,51 @@ def test_table_says_n_a_for_two_std_on_one_seed():
                          for s, v in enumerate((41.0, 42.0, 43.0))]
     assert summarize(close, 60.0, ['kd'], [0, 1, 2])[-1][
         'beats_2std'] is False  # +1 < 2 x 1.0
+
+
+def test_holdout_sweep_never_reads_val(other_voc, tmp_path):
+    """The weight sweep's data: a VOC-layout view whose val split is a
+    fixed held-out part of the *training* images and whose train split is
+    the rest (what pretext, teacher and students train on), the dataset
+    untouched; its runs take the swept ratio; the best ratio is picked per
+    method."""
+    from types import SimpleNamespace
+
+    from mmkd.apis.efficacy_sweep import (best_ratios, holdout_dataset,
+                                          sweep_table, sweep_tasks)
+    from mmkd.apis.pretext import read_split
+    before = _digest(other_voc)
+    view = holdout_dataset(other_voc, str(tmp_path / 'view'), 0.25,
+                           classes=['bg', 'round', 'hoop', 'tri'])
+    again = holdout_dataset(other_voc, str(tmp_path / 'again'), 0.25)
+    held, train = read_split(view, 'val'), read_split(view, 'train')
+    assert held == read_split(again, 'val')  # a fixed draw
+    assert len(held) == 3  # 0.25 of 12
+    assert sorted(held + train) == sorted(read_split(other_voc, 'train'))
+    assert not set(held) & set(read_split(other_voc, 'val'))
+    info = inspect_voc(view)  # readable as any VOC-layout dataset
+    assert info['classes'] == ['bg', 'round', 'hoop', 'tri']
+    assert (info['num_train'], info['num_val']) == (9, 3)
+    assert _digest(other_voc) == before
+    with pytest.raises(ValueError, match='fraction'):
+        holdout_dataset(other_voc, str(tmp_path / 'bad'), 1.0)
+
+    proto = SimpleNamespace(voc_dir=view, info=info)
+    tasks = sweep_tasks(proto, str(tmp_path / 'w'), ['kd'], [0.5, 4], [0],
+                        dict(scale=1.0, teacher=None, student=2,
+                             pretext=None))
+    assert [(t['stage'], t['grad_ratio']) for t in tasks] == [
+        ('baseline', None), ('kd', 0.5), ('kd', 4.0)]
+    assert tasks[-1]['work_dir'].endswith('sweep/kd/ratio4/seed0')
+
+    def rec(stage, ratio, miou):
+        return dict(stage=stage, seed=0, grad_ratio_override=ratio,
+                    metrics=dict(mIoU=miou))
+
+    records = [rec('baseline', None, 40.0), rec('kd', 0.5, 41.0),
+               rec('kd', 4.0, 43.0), rec('at', 0.5, 42.0),
+               rec('at', 4.0, 39.0)]
+    assert best_ratios(records) == {'kd': 4.0, 'at': 0.5}
+    table = sweep_table(records)
+    assert '| kd | 4 | 43.00 | 43.00 | +3.00 | **yes** |' in table
+    assert '| at | 4 | 39.00 | 39.00 | -1.00 |  |' in table

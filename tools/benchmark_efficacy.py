@@ -83,6 +83,14 @@ def parse_args(argv=None):
     p.add_argument('--tiny', action='store_true',
                    help='tiny data and 2 iterations per stage (a pipeline '
                    'check)')
+    p.add_argument('--sweep-ratios', type=float, nargs='+', default=None,
+                   help='instead of the table: train --methods with each '
+                   'of these weight-rule ratios on the training split '
+                   'minus a held-out part and report mIoU on that part '
+                   '(the val split is never read); <work-dir>/sweep/')
+    p.add_argument('--holdout-fraction', type=float, default=0.2,
+                   help='fraction of the training images the sweep holds '
+                   'out (default 0.2)')
     p.add_argument('--probe-losses', action='store_true',
                    help='only measure the gradient norms behind the weight '
                    'rule at the start of training (training split)')
@@ -153,12 +161,79 @@ def probe(args, proto):
     return '\n'.join(lines)
 
 
+def run_all(tasks, jobs, start):
+    """Train ``tasks`` (``jobs`` at a time, each in its own process);
+    returns their records in the order they finish."""
+    records = []
+
+    def done(record, i):
+        elapsed = time.time() - start
+        ratio = record.get('grad_ratio_override')
+        what = record['stage'] + ('' if ratio is None else
+                                  f' (grad_ratio {ratio:g})')
+        print(f"[{i}/{len(tasks)}] {what} seed {record['seed']}: "
+              f"mIoU {record['metrics']['mIoU']:.2f} "
+              f"({record['train_time_s']:.0f}s; elapsed {elapsed / 60:.1f} "
+              'min)', flush=True)
+
+    if jobs <= 1:
+        for i, task in enumerate(tasks, 1):
+            records.append(run_task(task))
+            done(records[-1], i)
+    elif tasks:
+        import multiprocessing as mp
+        with ProcessPoolExecutor(max_workers=jobs,
+                                 mp_context=mp.get_context('spawn')) as pool:
+            futures = [pool.submit(run_task, t) for t in tasks]
+            for i, fut in enumerate(as_completed(futures), 1):
+                records.append(fut.result())
+                done(records[-1], i)
+    return records
+
+
+def sweep(args, proto, start):
+    """--sweep-ratios: held-out mIoU per method and ratio; pretext and
+    teacher retrained without the held-out images."""
+    from mmkd.apis.efficacy_sweep import (best_ratios, holdout_dataset,
+                                          sweep_table, sweep_tasks)
+    from mmkd.apis.quickstart_protocol import prepare_protocol
+    from mmkd.apis.quickstart_train import collect_env_once
+    work_dir = osp.abspath(args.work_dir)
+    data = holdout_dataset(proto.voc_dir, osp.join(work_dir, 'sweep', 'data'),
+                           args.holdout_fraction,
+                           classes=proto.info['classes'])
+    print(f'sweep: {data} holds out {args.holdout_fraction:g} of the '
+          'training images as its val split; pretext, teacher and students '
+          'train on the rest', flush=True)
+    with collect_env_once():
+        held = prepare_protocol(osp.join(work_dir, 'sweep', 'protocol'),
+                                voc_dir=data, iters=args.iters_dict)
+    tasks = sweep_tasks(held, work_dir, args.methods, args.sweep_ratios,
+                        args.seeds, args.iters_dict)
+    records = run_all(tasks, args.jobs, start)
+    text = (f'## Weight-rule ratio sweep on held-out training images\n\n'
+            f'Held out: {args.holdout_fraction:g} of the training split '
+            f'(fixed draw), unseen by pretext, teacher and students '
+            f'(teacher {held.teacher.miou:.2f} on them); seeds {args.seeds}; '
+            f'the val split is not read.'
+            f'\n\n{sweep_table(records)}\n\nChosen: ' + ', '.join(
+                f'{m} grad_ratio={r:g}'
+                for m, r in best_ratios(records).items()) + '\n')
+    out = osp.join(work_dir, 'sweep', 'sweep.md')
+    atomic_write_text(text, out)
+    atomic_write_json(dict(records=records), out[:-3] + '.json')
+    print(text + f'\nwritten {out} ({(time.time() - start) / 60:.1f} min)')
+
+
 def main(argv=None):
     args = parse_args(argv)
     start = time.time()
     proto = prepare(args)
     if args.probe_losses:
         print(probe(args, proto))
+        return
+    if args.sweep_ratios:
+        sweep(args, proto, start)
         return
     work_dir = osp.abspath(args.work_dir)
     tasks, records = [], []
@@ -178,26 +253,7 @@ def main(argv=None):
     print(f'{len(records)} runs done before, {len(tasks)} to train '
           f'({args.jobs} at a time; logs in <run dir>/train.log)',
           flush=True)
-
-    def done(record, i):
-        elapsed = time.time() - start
-        print(f"[{i}/{len(tasks)}] {record['stage']} seed {record['seed']}: "
-              f"mIoU {record['metrics']['mIoU']:.2f} "
-              f"({record['train_time_s']:.0f}s; elapsed {elapsed / 60:.1f} "
-              'min)', flush=True)
-
-    if args.jobs <= 1:
-        for i, task in enumerate(tasks, 1):
-            records.append(run_task(task))
-            done(records[-1], i)
-    elif tasks:
-        import multiprocessing as mp
-        with ProcessPoolExecutor(max_workers=args.jobs,
-                                 mp_context=mp.get_context('spawn')) as pool:
-            futures = [pool.submit(run_task, t) for t in tasks]
-            for i, fut in enumerate(as_completed(futures), 1):
-                records.append(fut.result())
-                done(records[-1], i)
+    records += run_all(tasks, args.jobs, start)
 
     rows = summarize(records, proto.teacher.miou, args.methods, args.seeds)
     controls = {}

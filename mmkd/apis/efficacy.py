@@ -80,7 +80,8 @@ def run_task(task: dict) -> dict:
         try:
             cfg, rule = student_config(task['stage'], proto,
                                        task['work_dir'], task['iters'],
-                                       task['seed'])
+                                       task['seed'],
+                                       grad_ratio=task.get('grad_ratio'))
             res = train_stage(task['stage'], cfg)
             cka = None
             if rule is not None and task.get('diagnostics', True):
@@ -97,7 +98,8 @@ def run_task(task: dict) -> dict:
             os.close(saved[0])
             os.close(saved[1])
     record = dict(
-        stage=task['stage'], seed=task['seed'], key=task['key'],
+        stage=task['stage'], seed=task['seed'], key=task.get('key'),
+        grad_ratio_override=task.get('grad_ratio'),
         metrics=res.metrics, checkpoint=res.checkpoint,
         log_dir=res.log_dir, max_iters=res.max_iters,
         train_time_s=res.train_time_s, weight_rule=rule, cka=cka,

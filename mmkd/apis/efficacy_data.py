@@ -114,7 +114,8 @@ def class_weights(pixel_counts: Sequence[int], power: float = 0.5,
 
 
 def repeat_factor_split(voc_dir: str, out_path: str,
-                        threshold: float = 0.3, seed: int = 0) -> str:
+                        threshold: float = 0.3, seed: int = 0,
+                        ids: Optional[Sequence[str]] = None) -> str:
     """Write a class-balanced training list (repeat-factor sampling).
 
     LVIS's repeat factors from the training split: a class present in a
@@ -122,7 +123,8 @@ def repeat_factor_split(voc_dir: str, out_path: str,
     f_c))``; an image is listed ``r_i = max_c r_c`` times over its classes
     (stochastic rounding with a fixed seed). Images with rare classes are
     then seen more often. The list goes to ``out_path`` (outside the
-    dataset); use it as the training ``ann_file``.
+    dataset); use it as the training ``ann_file``. ``ids``: a subset of the
+    training split (e.g. without a held-out part); default all of it.
 
     Returns:
         str: ``out_path``.
@@ -130,7 +132,7 @@ def repeat_factor_split(voc_dir: str, out_path: str,
     import os
 
     from PIL import Image
-    ids = read_split(voc_dir, 'train')
+    ids = list(read_split(voc_dir, 'train') if ids is None else ids)
     present = []
     for sid in ids:
         lab = np.asarray(

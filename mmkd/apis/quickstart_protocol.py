@@ -125,15 +125,20 @@ def prepare_protocol(work_dir: str,
 
 def student_config(stage: str, proto: Protocol, work_dir: str,
                    iters: Optional[dict] = None, seed: int = 0,
-                   grad_interval: Optional[int] = None, log: Logger = print):
+                   grad_interval: Optional[int] = None, log: Logger = print,
+                   grad_ratio: Optional[float] = None):
     """A student stage's config under the protocol, its loss weights set by
-    the config's rule. Returns ``(cfg, rule)`` (rule None for the
-    baseline)."""
+    the config's rule (``grad_ratio`` replaces the rule's ratio, for a
+    sweep: :mod:`~mmkd.apis.efficacy_sweep`). Returns ``(cfg, rule)``
+    (rule None for the baseline)."""
     from .efficacy_weights import apply_weight_rule
     cfg = stage_config(
         stage, data_root=proto.voc_dir, work_dir=work_dir, iters=iters,
         seed=seed, teacher_checkpoint=proto.teacher.checkpoint,
         pretrained=proto.pretrained, dataset_info=proto.info)
+    if grad_ratio is not None and cfg.get('distill_weight_rule', None):
+        cfg.distill_weight_rule = dict(cfg.distill_weight_rule,
+                                       grad_ratio=float(grad_ratio))
     rule = apply_weight_rule(cfg, seed=seed, log=log)
     if is_distiller_config(cfg):
         from . import efficacy_hooks  # noqa: F401  registers the hook

@@ -228,7 +228,7 @@ def test_benchmark_on_another_dataset(other_voc, tmp_path, capsys):
         'teacher=2,student=2,pretext=2', '--sweep-ratios', '0.5', '2',
         '--holdout-fraction', '0.25'
     ])
-    text = (out / 'sweep' / 'sweep.md').read_text()
+    text = (out / 'sweep' / 'sweep_kd.md').read_text()
     assert '| kd | 0.5 |' in text and '| kd | 2 |' in text
     assert re.search(r'Chosen: kd grad_ratio=(0\.5|2)\n', text), text
     assert (out / 'sweep' / 'protocol' / 'teacher').is_dir()

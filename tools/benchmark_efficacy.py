@@ -219,7 +219,7 @@ def sweep(args, proto, start):
             f'\n\n{sweep_table(records)}\n\nChosen: ' + ', '.join(
                 f'{m} grad_ratio={r:g}'
                 for m, r in best_ratios(records).items()) + '\n')
-    out = osp.join(work_dir, 'sweep', 'sweep.md')
+    out = osp.join(work_dir, 'sweep', f"sweep_{'-'.join(args.methods)}.md")
     atomic_write_text(text, out)
     atomic_write_json(dict(records=records), out[:-3] + '.json')
     print(text + f'\nwritten {out} ({(time.time() - start) / 60:.1f} min)')

@@ -3,9 +3,8 @@
 # correlation on a 4x4 grid plus inter-sample correlation per channel.
 _base_ = ['./_base_/distill.py']
 
-# The weight rule's ratio, chosen by a sweep on held-out *training* images
-# (pretext, teacher and students retrained without them; the val split
-# never read; docs/efficacy.md):
+# Ratio chosen on held-out training images (docs/efficacy.md, "The ratio
+# from a held-out sweep"):
 #   tools/benchmark_efficacy.py --sweep-ratios 0.125 0.5 2 8 \
 #       --methods ccs irg --seeds 0
 # held-out mIoU, student alone 41.86: 0.125 44.42, 0.5 36.21, 2 26.30, 8 20.18.

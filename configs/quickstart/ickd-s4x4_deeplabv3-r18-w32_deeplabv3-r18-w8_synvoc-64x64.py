@@ -8,9 +8,8 @@
 # 2x2 pixels (the VOC configs' grid count).
 _base_ = ['./_base_/distill.py']
 
-# The weight rule's ratio for ICKD-S, chosen by a sweep on held-out
-# *training* images (pretext, teacher and students retrained without them;
-# the val split never read; docs/efficacy.md):
+# Ratio chosen on held-out training images (docs/efficacy.md, "The ratio
+# from a held-out sweep"):
 #   tools/benchmark_efficacy.py --sweep-ratios 0.5 2 8 32 \
 #       --methods ickd ickd8 --seeds 0
 # held-out mIoU, student alone 41.86: ratio 0.5 35.99, 2 43.74, 8 39.29,

@@ -3,9 +3,8 @@
 # the first and last block of stage 3 (both ResNet-18), equal weights.
 _base_ = ['./_base_/distill.py']
 
-# The weight rule's ratio, chosen by a sweep on held-out *training* images
-# (pretext, teacher and students retrained without them; the val split
-# never read; docs/efficacy.md):
+# Ratio chosen on held-out training images (docs/efficacy.md, "The ratio
+# from a held-out sweep"):
 #   tools/benchmark_efficacy.py --sweep-ratios 0.125 0.5 2 8 \
 #       --methods ccs irg --seeds 0
 # held-out mIoU, student alone 41.86: 0.125 34.71, 0.5 28.05, 2 26.94, 8 21.83

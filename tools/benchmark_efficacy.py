@@ -122,19 +122,22 @@ def _voc_dir(path):
     return None
 
 
-def prepare(args):
-    from mmkd.apis.quickstart_protocol import prepare_protocol
+def prepare(args, data_only=False):
+    """The protocol (data, pretext backbones, teacher); with ``data_only``
+    just ``(voc_dir, info, synthetic)`` of the data."""
+    from mmkd.apis.quickstart_protocol import prepare_data, prepare_protocol
     from mmkd.apis.quickstart_train import collect_env_once
     voc_dir = _voc_dir(args.data_root) if args.data_root else None
     suffix = '_tiny' if args.tiny else ''
     data_root = args.data_root or f'data/synthetic_voc{suffix}'
-    proto_dir = args.protocol_dir or (
+    proto_dir = osp.abspath(args.protocol_dir or (
         osp.join(args.work_dir, 'protocol') if voc_dir else
-        f'work_dirs/quickstart{suffix}')
+        f'work_dirs/quickstart{suffix}'))
+    if data_only:
+        return prepare_data(proto_dir, data_root, voc_dir, tiny=args.tiny)
     with collect_env_once():
-        return prepare_protocol(osp.abspath(proto_dir), data_root,
-                                voc_dir=voc_dir, tiny=args.tiny,
-                                iters=args.iters_dict)
+        return prepare_protocol(proto_dir, data_root, voc_dir=voc_dir,
+                                tiny=args.tiny, iters=args.iters_dict)
 
 
 def probe(args, proto):
@@ -191,17 +194,18 @@ def run_all(tasks, jobs, start):
     return records
 
 
-def sweep(args, proto, start):
+def sweep(args, start):
     """--sweep-ratios: held-out mIoU per method and ratio; pretext and
-    teacher retrained without the held-out images."""
+    teacher retrained without the held-out images (the full dataset's are
+    not needed, so not prepared)."""
     from mmkd.apis.efficacy_sweep import (best_ratios, holdout_dataset,
                                           sweep_table, sweep_tasks)
     from mmkd.apis.quickstart_protocol import prepare_protocol
     from mmkd.apis.quickstart_train import collect_env_once
     work_dir = osp.abspath(args.work_dir)
-    data = holdout_dataset(proto.voc_dir, osp.join(work_dir, 'sweep', 'data'),
-                           args.holdout_fraction,
-                           classes=proto.info['classes'])
+    voc_dir, info, _ = prepare(args, data_only=True)
+    data = holdout_dataset(voc_dir, osp.join(work_dir, 'sweep', 'data'),
+                           args.holdout_fraction, classes=info['classes'])
     print(f'sweep: {data} holds out {args.holdout_fraction:g} of the '
           'training images as its val split; pretext, teacher and students '
           'train on the rest', flush=True)
@@ -228,12 +232,12 @@ def sweep(args, proto, start):
 def main(argv=None):
     args = parse_args(argv)
     start = time.time()
+    if args.sweep_ratios:
+        sweep(args, start)
+        return
     proto = prepare(args)
     if args.probe_losses:
         print(probe(args, proto))
-        return
-    if args.sweep_ratios:
-        sweep(args, proto, start)
         return
     work_dir = osp.abspath(args.work_dir)
     tasks, records = [], []

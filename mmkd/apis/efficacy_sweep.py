@@ -21,7 +21,7 @@ runs it; results go to ``<work-dir>/sweep/``.
 import os
 import os.path as osp
 import statistics
-from typing import Dict, List, Sequence
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -90,16 +90,24 @@ def sweep_tasks(proto, work_dir: str, methods: Sequence[str],
     return tasks
 
 
+def _held_out(records: List[dict]) -> Dict[Tuple[str, float], List[float]]:
+    """(method, ratio) -> held-out mIoU per seed, of the swept runs."""
+    groups: Dict[Tuple[str, float], List[float]] = {}
+    for r in records:
+        if r.get('grad_ratio_override') is not None:
+            groups.setdefault((r['stage'], r['grad_ratio_override']),
+                              []).append(r['metrics']['mIoU'])
+    return groups
+
+
 def best_ratios(records: List[dict]) -> Dict[str, float]:
     """Method -> the ratio with the best mean held-out mIoU."""
-    means: Dict[str, Dict[float, List[float]]] = {}
-    for r in records:
-        if r.get('grad_ratio_override') is None:
-            continue
-        means.setdefault(r['stage'], {}).setdefault(
-            r['grad_ratio_override'], []).append(r['metrics']['mIoU'])
-    return {m: max(by, key=lambda k: statistics.fmean(by[k]))
-            for m, by in means.items()}
+    best: Dict[str, Tuple[float, float]] = {}
+    for (m, ratio), vals in _held_out(records).items():
+        mean = statistics.fmean(vals)
+        if m not in best or mean > best[m][1]:
+            best[m] = (ratio, mean)
+    return {m: ratio for m, (ratio, _) in best.items()}
 
 
 def sweep_table(records: List[dict]) -> str:
@@ -111,14 +119,10 @@ def sweep_table(records: List[dict]) -> str:
     b = statistics.fmean(base)
     lines.append(f"| student alone | | {', '.join(f'{v:.2f}' for v in base)}"
                  f' | {b:.2f} | | |')
-    groups: Dict[Tuple[str, float], List[float]] = {}
-    for r in records:
-        if r.get('grad_ratio_override') is not None:
-            groups.setdefault((r['stage'], r['grad_ratio_override']),
-                              []).append(r['metrics']['mIoU'])
-    for (m, ratio), vals in sorted(groups.items()):
+    for (m, ratio), vals in sorted(_held_out(records).items()):
         mean = statistics.fmean(vals)
+        chosen = '**yes**' if best[m] == ratio else ''
         lines.append(f"| {m} | {ratio:g} | "
                      f"{', '.join(f'{v:.2f}' for v in vals)} | {mean:.2f} | "
-                     f"{mean - b:+.2f} | {'**yes**' if best[m] == ratio else ''} |")
+                     f'{mean - b:+.2f} | {chosen} |')
     return '\n'.join(lines)

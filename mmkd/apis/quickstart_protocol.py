@@ -29,7 +29,7 @@ from .quickstart_results import StageResult
 from .quickstart_train import train_stage
 from .student import is_distiller_config
 
-__all__ = ['Protocol', 'prepare_protocol', 'student_config',
+__all__ = ['Protocol', 'prepare_data', 'prepare_protocol', 'student_config',
            'train_student']
 
 Logger = Callable[[str], None]
@@ -44,6 +44,38 @@ class Protocol:
     teacher: StageResult
     synthetic: bool = True
     pretext: Dict[str, dict] = field(default_factory=dict)
+
+
+def prepare_data(work_dir: str, data_root: str = 'data/synthetic_voc',
+                 voc_dir: Optional[str] = None, tiny: bool = False,
+                 log: Logger = print, banner: Optional[Logger] = None):
+    """Step 1 of the protocol: the dataset (generated, or ``voc_dir`` as
+    it is), its classes and the class-balanced training list in
+    ``<work_dir>/data``.
+
+    Returns:
+        tuple: ``(voc_dir, info, synthetic)``.
+    """
+    from mmkd.datasets.synthetic_voc import generate_synthetic_voc
+    banner = banner or log
+    synthetic = voc_dir is None
+    if synthetic:
+        data_kwargs = QUICKSTART_TINY_DATA if tiny else QUICKSTART_DATA
+        banner(f'synthetic VOC-format data in {data_root} '
+               f"({data_kwargs['num_train']} train / "
+               f"{data_kwargs['num_val']} val, {data_kwargs['img_size']}px; "
+               'generated once, then cached)')
+        voc_dir = generate_synthetic_voc(data_root, verbose=True,
+                                         **data_kwargs)
+    else:
+        voc_dir = osp.abspath(voc_dir)
+        banner(f'dataset {voc_dir} (Pascal VOC layout; read only)')
+    info = inspect_voc(voc_dir)
+    info['train_list'] = repeat_factor_split(
+        voc_dir, osp.join(work_dir, 'data', 'train_balanced.txt'))
+    log(f"{info['num_classes']} classes ({', '.join(info['classes'])}); "
+        f"{info['num_train']} train / {info['num_val']} val images")
+    return voc_dir, info, synthetic
 
 
 def prepare_protocol(work_dir: str,
@@ -66,28 +98,12 @@ def prepare_protocol(work_dir: str,
         iters (dict): :func:`~mmkd.apis.quickstart_config.parse_iters`.
         skip_teacher_cache (bool): Retrain the teacher.
     """
-    from mmkd.datasets.synthetic_voc import (generate_synthetic_voc,
-                                             load_synthetic_meta)
+    from mmkd.datasets.synthetic_voc import load_synthetic_meta
 
     from .pretext import prepare_backbones
     banner = banner or log
-    synthetic = voc_dir is None
-    if synthetic:
-        data_kwargs = QUICKSTART_TINY_DATA if tiny else QUICKSTART_DATA
-        banner(f'synthetic VOC-format data in {data_root} '
-               f"({data_kwargs['num_train']} train / "
-               f"{data_kwargs['num_val']} val, {data_kwargs['img_size']}px; "
-               'generated once, then cached)')
-        voc_dir = generate_synthetic_voc(data_root, verbose=True,
-                                         **data_kwargs)
-    else:
-        voc_dir = osp.abspath(voc_dir)
-        banner(f'dataset {voc_dir} (Pascal VOC layout; read only)')
-    info = inspect_voc(voc_dir)
-    info['train_list'] = repeat_factor_split(
-        voc_dir, osp.join(work_dir, 'data', 'train_balanced.txt'))
-    log(f"{info['num_classes']} classes ({', '.join(info['classes'])}); "
-        f"{info['num_train']} train / {info['num_val']} val images")
+    voc_dir, info, synthetic = prepare_data(work_dir, data_root, voc_dir,
+                                            tiny, log, banner)
 
     banner('pretext: backbones pretrained on object crops of the train '
            'split (the ImageNet analogue; cached)')

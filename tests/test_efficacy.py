@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmkd.apis.efficacy_cka import feature_rows, linear_cka
+from mmkd.apis.efficacy_cka import feature_rows, icc_mean_share, linear_cka
 from mmkd.apis.efficacy_data import (apply_dataset, check_predictions,
                                      class_weights, inspect_voc,
                                      repeat_factor_split)
@@ -41,6 +41,31 @@ def test_linear_cka_by_hand():
         linear_cka(a, a[:10])
     # pixels as rows
     assert feature_rows(torch.zeros(2, 3, 4, 5)).shape == (40, 3)
+
+
+def test_icc_mean_share_by_hand():
+    # one cell, F = [[1, 3], [1, -1]] (C=2, P=2): m = [2, 0],
+    # G = [[10, -2], [-2, 2]] -> ||G||^2 = 112; M = 2 m m^T = [[8, 0], [0, 0]]
+    # -> 64; share = 64 / 112 = 4 / 7
+    x = torch.tensor([[1., 3.], [1., -1.]]).reshape(1, 2, 1, 2)
+    assert icc_mean_share(x, 1) == pytest.approx(4 / 7)
+    # one pixel per cell: G = f f^T = M, share 1; an all-zero cell is left
+    # out of the mean instead of giving NaN
+    y = torch.tensor([[[1., 2.], [0., 3.]], [[2., 1.], [0., -1.]]])[None]
+    assert icc_mean_share(y, 2) == pytest.approx(1.0)
+    # zero-mean channels in every cell: the means explain nothing
+    z = torch.randn(2, 4, 4, 4)
+    assert icc_mean_share(z - z.mean((2, 3), keepdim=True), 1) == \
+        pytest.approx(0.0, abs=1e-12)
+    # non-negative (post-ReLU) features are mean-dominated, signed ones not
+    g = torch.Generator().manual_seed(0)
+    r = torch.randn(4, 16, 8, 8, generator=g)
+    assert icc_mean_share(r.relu(), 1) > 0.5 > 0.1 > icc_mean_share(r, 1)
+    assert math.isnan(icc_mean_share(torch.zeros(1, 2, 2, 2), 1))
+    with pytest.raises(ValueError, match='B x C x H x W'):
+        icc_mean_share(torch.zeros(2, 3), 1)
+    with pytest.raises(ValueError, match='grid 3'):
+        icc_mean_share(torch.zeros(1, 2, 2, 2), 3)
     assert feature_rows(torch.zeros(2, 3, 1, 1)).shape == (2, 3)
 
 
@@ -233,6 +258,16 @@ def test_benchmark_on_another_dataset(other_voc, tmp_path, capsys):
     assert re.search(r'Chosen: kd grad_ratio=(0\.5|2)\n', text), text
     assert (out / 'sweep' / 'protocol' / 'teacher').is_dir()
     assert _digest(other_voc) == before
+    # a sweep run again reuses its finished runs (the student alone and
+    # kd at 0.5), keyed like the table's
+    capsys.readouterr()
+    benchmark_efficacy.main([
+        '--data-root', other_voc, '--work-dir', str(out), '--methods', 'kd',
+        '--seeds', '0', '--jobs', '1', '--iters',
+        'teacher=2,student=2,pretext=2', '--sweep-ratios', '0.5',
+        '--holdout-fraction', '0.25'
+    ])
+    assert '2 runs done before, 0 to train' in capsys.readouterr().out
 
 
 def test_table_says_n_a_for_two_std_on_one_seed():

@@ -130,7 +130,8 @@ def test_efficacy_table_methods_leave_out_the_variants_tried():
         'mgd_amp', 'mgd_rd', 'mgd_sm'}
     variants = set(QUICKSTART_DISTILL_STAGES) - set(EFFICACY_METHODS)
     assert variants == {'ickd1', 'ickd2', 'ickd_row', 'ickd_fixed',
-                        'ickd_logits'}
+                        'ickd_logits', 'ickd_post', 'ickd_l4',
+                        'ccs_post'}
     for stage in variants:  # each says why it was tried
         with open(quickstart_config_path(stage)) as f:
             header = ' '.join(line.lstrip('# ').strip()

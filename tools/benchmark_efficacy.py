@@ -212,9 +212,25 @@ def sweep(args, start):
     with collect_env_once():
         held = prepare_protocol(osp.join(work_dir, 'sweep', 'protocol'),
                                 voc_dir=data, iters=args.iters_dict)
-    tasks = sweep_tasks(held, work_dir, args.methods, args.sweep_ratios,
-                        args.seeds, args.iters_dict)
-    records = run_all(tasks, args.jobs, start)
+    tasks, records = [], []
+    for task in sweep_tasks(held, work_dir, args.methods, args.sweep_ratios,
+                            args.seeds, args.iters_dict):
+        cfg = _key_cfg(task['stage'], held, task['work_dir'], args,
+                       task['seed'])
+        if task['grad_ratio'] is not None and cfg.get('distill_weight_rule',
+                                                      None):
+            cfg.distill_weight_rule = dict(cfg.distill_weight_rule,
+                                           grad_ratio=task['grad_ratio'])
+        task['key'] = run_key(task['stage'], task['seed'], cfg)
+        record = None if args.rerun else load_record(task['work_dir'],
+                                                     task['key'])
+        if record is not None:
+            records.append(record)
+        else:
+            tasks.append(task)
+    print(f'{len(records)} runs done before, {len(tasks)} to train',
+          flush=True)
+    records += run_all(tasks, args.jobs, start)
     text = (f'## Weight-rule ratio sweep on held-out training images\n\n'
             f'Held out: {args.holdout_fraction:g} of the training split '
             f'(fixed draw), unseen by pretext, teacher and students '

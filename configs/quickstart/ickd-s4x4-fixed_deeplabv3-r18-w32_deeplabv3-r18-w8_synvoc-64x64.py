@@ -5,7 +5,7 @@
 # because with a trainable connector the match is absorbed by the connector:
 # the student's raw bottleneck ends *less* like the teacher's (linear CKA
 # 0.58) than the student trained alone (0.64) (docs/efficacy.md).
-_base_ = ['./ickd-s4x4_deeplabv3-r18-w32_deeplabv3-r18-w8_synvoc-64x64.py']
+_base_ = ['./ickd-s4x4-postrelu_deeplabv3-r18-w32_deeplabv3-r18-w8_synvoc-64x64.py']
 # The ratio this variant was run with (docs/efficacy.md), before the
 # 4x4 config's held-out sweep chose 2.0.
 distill_weight_rule = dict(grad_ratio=0.5, batches=4)

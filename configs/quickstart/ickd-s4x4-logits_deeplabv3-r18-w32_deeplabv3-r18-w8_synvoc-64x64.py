@@ -3,7 +3,7 @@
 # inter-class correlations per grid cell. Tried because a trainable
 # connector absorbs the match at the bottleneck (docs/efficacy.md) and the
 # logit-level method CWD is the one that gains most on this pair.
-_base_ = ['./ickd-s4x4_deeplabv3-r18-w32_deeplabv3-r18-w8_synvoc-64x64.py']
+_base_ = ['./ickd-s4x4-postrelu_deeplabv3-r18-w32_deeplabv3-r18-w8_synvoc-64x64.py']
 # The ratio this variant was run with (docs/efficacy.md), before the
 # 4x4 config's held-out sweep chose 2.0.
 distill_weight_rule = dict(grad_ratio=0.5, batches=4)

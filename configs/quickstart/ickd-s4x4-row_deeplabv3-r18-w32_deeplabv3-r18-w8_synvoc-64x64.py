@@ -5,7 +5,7 @@
 # pair (docs/efficacy.md): its value grows with the 4th power of the
 # feature scale, and the student shrinks its connector output to escape it.
 # Same layer, grid and weight rule as the paper-form config.
-_base_ = ['./ickd-s4x4_deeplabv3-r18-w32_deeplabv3-r18-w8_synvoc-64x64.py']
+_base_ = ['./ickd-s4x4-postrelu_deeplabv3-r18-w32_deeplabv3-r18-w8_synvoc-64x64.py']
 # The ratio this variant was run with (docs/efficacy.md), before the
 # 4x4 config's held-out sweep chose 2.0.
 distill_weight_rule = dict(grad_ratio=0.5, batches=4)

@@ -21,7 +21,7 @@ from typing import Dict, Optional
 
 import torch
 
-__all__ = ['linear_cka', 'feature_rows', 'distill_cka']
+__all__ = ['linear_cka', 'feature_rows', 'distill_cka', 'icc_mean_share']
 
 
 def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -48,6 +48,48 @@ def feature_rows(t: torch.Tensor) -> torch.Tensor:
     if t.ndim == 2:
         return t
     return t.reshape(t.shape[0], -1)
+
+
+def icc_mean_share(x: torch.Tensor, grid: int) -> float:
+    """How much of ICKD-S's cell matrices the channel means alone explain.
+
+    Each of the ``grid x grid`` cells of a ``B x C x H x W`` map gives a
+    ``C x P`` matrix ``F`` (``P`` pixels) and its ICC matrix
+    ``G = F F^T``. With ``m`` the cell's channel means, ``G`` splits into
+    ``M = P m m^T`` (the means' outer product) plus ``P`` times the
+    channels' covariance over the cell, both positive semi-definite, and
+
+        share = ||M||_F^2 / ||G||_F^2   (in [0, 1])
+
+    averaged over cells and images. Near 1 (e.g. after a ReLU, every channel
+    non-negative) matching ``G`` asks the student little more than the
+    per-cell mean of each channel; 0 for zero-mean channels.
+
+    Args:
+        x (Tensor): ``B x C x H x W`` features.
+        grid (int): Cells per side, split as ``torch.tensor_split`` does.
+
+    Returns:
+        float: The mean share; NaN if every cell is all zeros.
+    """
+    if x.ndim != 4:
+        raise ValueError(f'icc_mean_share needs a B x C x H x W map, got '
+                         f'{tuple(x.shape)}')
+    if grid < 1 or grid > min(x.shape[2:]):
+        raise ValueError(f'grid {grid} must be in [1, {min(x.shape[2:])}] '
+                         f'for a {x.shape[2]}x{x.shape[3]} map')
+    shares = []
+    for rows in torch.tensor_split(x.double(), grid, dim=2):
+        for cell in torch.tensor_split(rows, grid, dim=3):
+            f = cell.flatten(2)  # B x C x P
+            g = f @ f.transpose(1, 2)
+            m = f.mean(2, keepdim=True)
+            mm = f.shape[2] * (m @ m.transpose(1, 2))
+            den = g.pow(2).sum((1, 2))
+            keep = den > 0
+            shares.append(mm.pow(2).sum((1, 2))[keep] / den[keep])
+    shares = torch.cat(shares)
+    return float(shares.mean()) if shares.numel() else float('nan')
 
 
 def _first(v):

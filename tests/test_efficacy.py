@@ -41,6 +41,7 @@ def test_linear_cka_by_hand():
         linear_cka(a, a[:10])
     # pixels as rows
     assert feature_rows(torch.zeros(2, 3, 4, 5)).shape == (40, 3)
+    assert feature_rows(torch.zeros(2, 3, 1, 1)).shape == (2, 3)
 
 
 def test_icc_mean_share_by_hand():
@@ -66,7 +67,6 @@ def test_icc_mean_share_by_hand():
         icc_mean_share(torch.zeros(2, 3), 1)
     with pytest.raises(ValueError, match='grid 3'):
         icc_mean_share(torch.zeros(1, 2, 2, 2), 3)
-    assert feature_rows(torch.zeros(2, 3, 1, 1)).shape == (2, 3)
 
 
 def test_class_weights_and_one_class_check():

@@ -212,24 +212,9 @@ def sweep(args, start):
     with collect_env_once():
         held = prepare_protocol(osp.join(work_dir, 'sweep', 'protocol'),
                                 voc_dir=data, iters=args.iters_dict)
-    tasks, records = [], []
-    for task in sweep_tasks(held, work_dir, args.methods, args.sweep_ratios,
-                            args.seeds, args.iters_dict):
-        cfg = _key_cfg(task['stage'], held, task['work_dir'], args,
-                       task['seed'])
-        if task['grad_ratio'] is not None and cfg.get('distill_weight_rule',
-                                                      None):
-            cfg.distill_weight_rule = dict(cfg.distill_weight_rule,
-                                           grad_ratio=task['grad_ratio'])
-        task['key'] = run_key(task['stage'], task['seed'], cfg)
-        record = None if args.rerun else load_record(task['work_dir'],
-                                                     task['key'])
-        if record is not None:
-            records.append(record)
-        else:
-            tasks.append(task)
-    print(f'{len(records)} runs done before, {len(tasks)} to train',
-          flush=True)
+    records, tasks = split_done(
+        sweep_tasks(held, work_dir, args.methods, args.sweep_ratios,
+                    args.seeds, args.iters_dict), held, args)
     records += run_all(tasks, args.jobs, start)
     text = (f'## Weight-rule ratio sweep on held-out training images\n\n'
             f'Held out: {args.holdout_fraction:g} of the training split '
@@ -256,23 +241,13 @@ def main(argv=None):
         print(probe(args, proto))
         return
     work_dir = osp.abspath(args.work_dir)
-    tasks, records = [], []
-    for seed in args.seeds:
-        for stage in ['baseline'] + list(args.methods):
-            run_dir = osp.join(work_dir, stage, f'seed{seed}')
-            key = run_key(stage, seed,
-                          _key_cfg(stage, proto, run_dir, args, seed))
-            record = None if args.rerun else load_record(run_dir, key)
-            if record is not None:
-                records.append(record)
-                continue
-            tasks.append(dict(stage=stage, seed=seed, work_dir=run_dir,
-                              iters=args.iters_dict, protocol=proto, key=key,
-                              threads=1,
-                              diagnostics=not args.no_diagnostics))
-    print(f'{len(records)} runs done before, {len(tasks)} to train '
-          f'({args.jobs} at a time; logs in <run dir>/train.log)',
-          flush=True)
+    stages = ['baseline'] + list(args.methods)
+    records, tasks = split_done(
+        [dict(stage=stage, seed=seed,
+              work_dir=osp.join(work_dir, stage, f'seed{seed}'),
+              iters=args.iters_dict, protocol=proto, threads=1,
+              diagnostics=not args.no_diagnostics)
+         for seed in args.seeds for stage in stages], proto, args)
     records += run_all(tasks, args.jobs, start)
 
     rows = summarize(records, proto.teacher.miou, args.methods, args.seeds)
@@ -286,12 +261,27 @@ def main(argv=None):
     write_outputs(args, proto, rows, records, controls, start)
 
 
-def _key_cfg(stage, proto, run_dir, args, seed):
-    from mmkd.apis.quickstart_config import stage_config
-    return stage_config(stage, data_root=proto.voc_dir, work_dir=run_dir,
-                        iters=args.iters_dict, seed=seed,
-                        teacher_checkpoint=proto.teacher.checkpoint,
-                        pretrained=proto.pretrained, dataset_info=proto.info)
+def split_done(tasks, proto, args):
+    """``(records, tasks)``: the finished runs' records (a ``result.json``
+    whose key matches what the run would learn from; none with
+    ``--rerun``) and the tasks still to train, each given its key."""
+    from mmkd.apis.quickstart_protocol import protocol_config
+    records, todo = [], []
+    for task in tasks:
+        cfg = protocol_config(task['stage'], proto, task['work_dir'],
+                              args.iters_dict, task['seed'],
+                              task.get('grad_ratio'))
+        task['key'] = run_key(task['stage'], task['seed'], cfg)
+        record = None if args.rerun else load_record(task['work_dir'],
+                                                     task['key'])
+        if record is not None:
+            records.append(record)
+        else:
+            todo.append(task)
+    print(f'{len(records)} runs done before, {len(todo)} to train '
+          f'({args.jobs} at a time; logs in <run dir>/train.log)',
+          flush=True)
+    return records, todo
 
 
 def write_outputs(args, proto, rows, records, controls, start):

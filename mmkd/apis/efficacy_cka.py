@@ -14,7 +14,8 @@ orthogonal map and a scale, and works across channel counts. Two versions
 per item: ``transformed`` (after the item's transforms, e.g. through the
 connector: what the loss sees) and ``raw`` (before them: comparable
 between a distilled student and the student trained alone, which has no
-trained connector).
+trained connector). :func:`icc_mean_share` measures how much of ICKD-S's
+cell matrices the channel means explain (docs/efficacy.md).
 """
 import copy
 from typing import Dict, Optional

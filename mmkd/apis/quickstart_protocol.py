@@ -29,8 +29,8 @@ from .quickstart_results import StageResult
 from .quickstart_train import train_stage
 from .student import is_distiller_config
 
-__all__ = ['Protocol', 'prepare_data', 'prepare_protocol', 'student_config',
-           'train_student']
+__all__ = ['Protocol', 'prepare_data', 'prepare_protocol', 'protocol_config',
+           'student_config', 'train_student']
 
 Logger = Callable[[str], None]
 
@@ -139,6 +139,23 @@ def prepare_protocol(work_dir: str,
                     teacher=teacher, synthetic=synthetic, pretext=pretext)
 
 
+def protocol_config(stage: str, proto: Protocol, work_dir: str,
+                    iters: Optional[dict] = None, seed: int = 0,
+                    grad_ratio: Optional[float] = None):
+    """A stage's config under the protocol before its weight rule is
+    applied (what a run's cache key is computed from): data, teacher,
+    pretrained backbones, and ``grad_ratio`` in place of the rule's ratio
+    (for a sweep: :mod:`~mmkd.apis.efficacy_sweep`)."""
+    cfg = stage_config(
+        stage, data_root=proto.voc_dir, work_dir=work_dir, iters=iters,
+        seed=seed, teacher_checkpoint=proto.teacher.checkpoint,
+        pretrained=proto.pretrained, dataset_info=proto.info)
+    if grad_ratio is not None and cfg.get('distill_weight_rule', None):
+        cfg.distill_weight_rule = dict(cfg.distill_weight_rule,
+                                       grad_ratio=float(grad_ratio))
+    return cfg
+
+
 def student_config(stage: str, proto: Protocol, work_dir: str,
                    iters: Optional[dict] = None, seed: int = 0,
                    grad_interval: Optional[int] = None, log: Logger = print,
@@ -148,13 +165,7 @@ def student_config(stage: str, proto: Protocol, work_dir: str,
     sweep: :mod:`~mmkd.apis.efficacy_sweep`). Returns ``(cfg, rule)``
     (rule None for the baseline)."""
     from .efficacy_weights import apply_weight_rule
-    cfg = stage_config(
-        stage, data_root=proto.voc_dir, work_dir=work_dir, iters=iters,
-        seed=seed, teacher_checkpoint=proto.teacher.checkpoint,
-        pretrained=proto.pretrained, dataset_info=proto.info)
-    if grad_ratio is not None and cfg.get('distill_weight_rule', None):
-        cfg.distill_weight_rule = dict(cfg.distill_weight_rule,
-                                       grad_ratio=float(grad_ratio))
+    cfg = protocol_config(stage, proto, work_dir, iters, seed, grad_ratio)
     rule = apply_weight_rule(cfg, seed=seed, log=log)
     if is_distiller_config(cfg):
         from . import efficacy_hooks  # noqa: F401  registers the hook

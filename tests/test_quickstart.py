@@ -131,7 +131,8 @@ def test_efficacy_table_methods_leave_out_the_variants_tried():
     variants = set(QUICKSTART_DISTILL_STAGES) - set(EFFICACY_METHODS)
     assert variants == {'ickd1', 'ickd2', 'ickd_row', 'ickd_fixed',
                         'ickd_logits', 'ickd_post', 'ickd_l4',
-                        'ccs_post'}
+                        'ccs_post', 'kd_t4', 'irg_pix', 'irg_vertex',
+                        'irg_edge', 'irg_tran', 'irg_3t'}
     for stage in variants:  # each says why it was tried
         with open(quickstart_config_path(stage)) as f:
             header = ' '.join(line.lstrip('# ').strip()

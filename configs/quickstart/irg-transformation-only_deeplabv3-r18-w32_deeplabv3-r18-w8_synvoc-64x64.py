@@ -1,4 +1,5 @@
-# IRG's transformation term alone (same feature, pooling and rule as ./irg_...).
+# IRG's transformation term alone (same feature, pooling and rule as
+# ./irg-3terms_...).
 # Tried because IRG makes the student worse on this protocol: an ablation
 # that shows which of its three terms does it
 # (docs/efficacy.md, "KD and IRG").

@@ -9,10 +9,11 @@
 _base_ = ['./irg-pixel_deeplabv3-r18-w32_deeplabv3-r18-w8_synvoc-64x64.py']
 
 # Ratio chosen on held-out training images (docs/efficacy.md, "The ratio
-# from a held-out sweep"), run as the variant `irg_pe` (a config equal to
-# this one, folded into it after the sweep; its runs stay cached under
-# <work-dir>/sweep/irg_pe):
-#   tools/benchmark_efficacy.py --sweep-ratios 0.125 0.5 2 --methods irg_pe \
+# from a held-out sweep"), run as the variant `irg_pe`, a config equal to
+# this one that was then folded into it (its runs stay under
+# <work-dir>/sweep/irg_pe; run keys name the stage, so the same sweep today,
+# which retrains, is):
+#   tools/benchmark_efficacy.py --sweep-ratios 0.125 0.5 2 --methods irg \
 #       --seeds 0
 # held-out mIoU, student alone 42.41: 0.125 43.25, 0.5 43.17, 2 37.52.
 distill_weight_rule = dict(grad_ratio=0.125, batches=4)

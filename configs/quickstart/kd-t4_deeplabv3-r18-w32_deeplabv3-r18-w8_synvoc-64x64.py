@@ -1,8 +1,9 @@
 # KD at temperature 4 (the common choice for image classification; the
 # table's KD uses 1.0, CIRKD's segmentation setting). Tried because KD is
-# neutral on this protocol (docs/efficacy.md, "KD and IRG"): the teacher's
-# per-pixel distributions at tau 1 are nearly one-hot, so KD adds little to
-# the labels; a higher temperature exposes the ranking of the other classes.
+# neutral on this protocol (docs/efficacy.md, "KD and IRG"): if the
+# teacher's per-pixel distributions at tau 1 are nearly one-hot (not
+# measured), KD adds little to the labels, and a higher temperature exposes
+# the ranking of the other classes.
 _base_ = ['./kd_deeplabv3-r18-w32_deeplabv3-r18-w8_synvoc-64x64.py']
 
 model = dict(distill=[dict(_base_.model.distill[0],

@@ -177,6 +177,28 @@ def test_weight_rule_sets_the_gradient_ratio(other_voc, tmp_path):
     plain = stage_config('baseline', data_root=other_voc, work_dir='w')
     assert apply_weight_rule(plain) is None
 
+    # balance_items: two items on different layers, equal gradient norms
+    # at the start, their sum at the ratio
+    two = stage_config('ickd8_2l', data_root=other_voc, work_dir='w',
+                       teacher_checkpoint=proto.teacher.checkpoint,
+                       pretrained=proto.pretrained, dataset_info=proto.info)
+    two.distill_weight_rule = dict(grad_ratio=0.3, batches=1)
+    unbalanced = measure_grad_ratio(two, batches=1)
+    a, b = unbalanced['distill.loss_ickd'], unbalanced[
+        'distill.loss_ickd_layer4']
+    assert not a / b == pytest.approx(1.0, rel=0.1)  # the test can fail
+    two.distill_weight_rule['balance_items'] = True
+    rule = apply_weight_rule(two, log=None)
+    after = measure_grad_ratio(two, batches=1)
+    assert after['distill'] / after['task'] == pytest.approx(0.3, rel=1e-4)
+    assert after['distill.loss_ickd'] == pytest.approx(
+        after['distill.loss_ickd_layer4'], rel=1e-4)
+    assert set(rule['weights']) == {'loss_ickd', 'loss_ickd_layer4'}
+    two.model.distill[1].loss.loss_weight = 0.0
+    with pytest.raises(RuntimeError, match="'loss_ickd_layer4' gives no "
+                       'gradient'):
+        apply_weight_rule(two, log=None)
+
 
 def test_weight_rule_probes_mgd_after_matching(other_voc):
     """The rule measures MGD with the assignment it trains with: the

@@ -130,7 +130,7 @@ def test_efficacy_table_methods_leave_out_the_variants_tried():
         'mgd_amp', 'mgd_rd', 'mgd_sm'}
     variants = set(QUICKSTART_DISTILL_STAGES) - set(EFFICACY_METHODS)
     assert variants == {'ickd1', 'ickd2', 'ickd_row', 'ickd_fixed',
-                        'ickd_logits', 'ickd_post', 'ickd_l4',
+                        'ickd_logits', 'ickd_post', 'ickd_l4', 'ickd8_2l',
                         'ccs_post', 'kd_t4', 'irg_pix', 'irg_vertex',
                         'irg_edge', 'irg_tran', 'irg_3t'}
     for stage in variants:  # each says why it was tried

@@ -8,7 +8,11 @@ parameters is ``r`` times the norm of the task loss's gradient, both
 averaged over ``n`` batches of the **training** split, at the start of
 training (student initialised as it will be trained, teacher loaded). The
 val split is never read. The relative weights of several items (e.g.
-DLKD's alignment and correlation) are kept as written.
+DLKD's alignment and correlation) are kept as written, unless the rule
+states ``balance_items=True``: then each item is first weighted so that all
+items give the same gradient norm at the start, and the one factor scales
+their sum (for items on different layers, whose natural scales differ by
+orders of magnitude and which no paper weighs against each other).
 
 :func:`split_grad_norms` is the measurement, shared with
 :class:`~mmkd.apis.efficacy_hooks.GradRatioHook`, which logs the same
@@ -161,6 +165,27 @@ def measure_grad_ratio(cfg, batches: int = 4, seed: int = 0,
     return {k: v / batches for k, v in sums.items()}
 
 
+def _balance_items(cfg, norms: Dict[str, float]) -> None:
+    """Reweight the distill items of ``cfg`` (in place) so that each gives
+    the gradient norm of their geometric mean, ``norms`` measured at the
+    configs' weights."""
+    item_norms = {}
+    for item in cfg.model.distill:
+        n = norms.get(f"distill.{item['name']}", 0.0)
+        if not n > 0:
+            raise RuntimeError(
+                f"distill_weight_rule.balance_items: the item "
+                f"{item['name']!r} gives no gradient on the student at the "
+                'start, so it cannot be balanced against the others; drop '
+                'balance_items or the item')
+        item_norms[item['name']] = n
+    mean = float(torch.tensor(list(item_norms.values()),
+                              dtype=torch.float64).log().mean().exp())
+    for item in cfg.model.distill:
+        w = float(item['loss'].get('loss_weight', 1.0))
+        item['loss']['loss_weight'] = w * mean / item_norms[item['name']]
+
+
 def apply_weight_rule(cfg, seed: int = 0,
                       log=print) -> Optional[Dict[str, float]]:
     """Set a distillation config's loss weights by its
@@ -178,7 +203,13 @@ def apply_weight_rule(cfg, seed: int = 0,
     if not ratio > 0:
         raise ValueError(f'distill_weight_rule.grad_ratio must be > 0, got '
                          f'{ratio}')
-    norms = measure_grad_ratio(cfg, int(rule.get('batches', 4)), seed)
+    batches = int(rule.get('batches', 4))
+    norms = measure_grad_ratio(cfg, batches, seed)
+    at = "the configs' weights"
+    if rule.get('balance_items', False) and len(cfg.model.distill) > 1:
+        _balance_items(cfg, norms)
+        norms = measure_grad_ratio(cfg, batches, seed)
+        at = 'weights balanced between the items'
     if not norms.get('distill', 0.0) > 0:
         raise RuntimeError(
             'distill_weight_rule: the distillation terms give no gradient on '
@@ -193,6 +224,6 @@ def apply_weight_rule(cfg, seed: int = 0,
     if log:
         log(f'weight rule: distillation gradient = {ratio:g} x task '
             f"gradient (task {norms['task']:.4g}, distill "
-            f"{norms['distill']:.4g} at the configs' weights) -> "
+            f"{norms['distill']:.4g} at {at}) -> "
             + ', '.join(f'{k} {v:.4g}' for k, v in weights.items()))
     return dict(grad_ratio=ratio, scale=scale, norms=norms, weights=weights)

@@ -19,6 +19,7 @@ orders of magnitude and which no paper weighs against each other).
 ratio during training.
 """
 import copy
+import statistics
 from typing import Dict, List, Optional
 
 import torch
@@ -179,8 +180,7 @@ def _balance_items(cfg, norms: Dict[str, float]) -> None:
                 'start, so it cannot be balanced against the others; drop '
                 'balance_items or the item')
         item_norms[item['name']] = n
-    mean = float(torch.tensor(list(item_norms.values()),
-                              dtype=torch.float64).log().mean().exp())
+    mean = statistics.geometric_mean(item_norms.values())
     for item in cfg.model.distill:
         w = float(item['loss'].get('loss_weight', 1.0))
         item['loss']['loss_weight'] = w * mean / item_norms[item['name']]

@@ -334,6 +334,12 @@ def test_holdout_sweep_never_reads_val(other_voc, tmp_path):
     again = holdout_dataset(other_voc, str(tmp_path / 'again'), 0.25)
     held, train = read_split(view, 'val'), read_split(view, 'train')
     assert held == read_split(again, 'val')  # a fixed draw
+    # another seed draws other images (--holdout-seed)
+    other = holdout_dataset(other_voc, str(tmp_path / 'draw1'), 0.25,
+                            seed=1)
+    assert read_split(other, 'val') != held
+    assert sorted(read_split(other, 'val') + read_split(other, 'train')) \
+        == sorted(read_split(other_voc, 'train'))
     assert len(held) == 3  # 0.25 of 12
     assert sorted(held + train) == sorted(read_split(other_voc, 'train'))
     assert not set(held) & set(read_split(other_voc, 'val'))
@@ -351,6 +357,10 @@ def test_holdout_sweep_never_reads_val(other_voc, tmp_path):
     assert [(t['stage'], t['grad_ratio']) for t in tasks] == [
         ('baseline', None), ('kd', 0.5), ('kd', 4.0)]
     assert tasks[-1]['work_dir'].endswith('sweep/kd/ratio4/seed0')
+    tasks = sweep_tasks(proto, str(tmp_path / 'w'), ['kd'], [4], [0],
+                        dict(scale=1.0, teacher=None, student=2,
+                             pretext=None), subdir='sweep_draw1')
+    assert tasks[-1]['work_dir'].endswith('sweep_draw1/kd/ratio4/seed0')
 
     def rec(stage, ratio, miou):
         return dict(stage=stage, seed=0, grad_ratio_override=ratio,

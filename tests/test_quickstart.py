@@ -211,6 +211,12 @@ def test_teacher_cache_key():
     assert teacher_cache_key(cfg, meta) != key
 
 
+def test_quickstart_rejects_zero_jobs(tmp_path):
+    with pytest.raises(ValueError, match='jobs must be at least 1'):
+        run_quickstart(work_dir=str(tmp_path), tiny=True, jobs=0)
+    assert not os.listdir(tmp_path)  # refused before anything was written
+
+
 def test_quickstart_tiny_end_to_end(tmp_path):
     """The whole pipeline (data, pretext, teacher, baseline, ICKD-S, KD,
     MGD-AMP with its matching, weight rule, table, report, caches) on a few
@@ -247,6 +253,12 @@ def test_quickstart_tiny_end_to_end(tmp_path):
         assert osp.isfile(osp.join(result.stages[m].work_dir,
                                    'grad_ratio.json'))
     assert 'weight rule:' in text and 'pretext' in text
+    # On 2+ cores the students train two at a time, each in its own
+    # process; their CKA diagnostics come back with them.
+    if (os.cpu_count() or 1) >= 2:
+        assert '2 at a time' in text
+    for m in ('ickd', 'kd', 'mgd_amp'):
+        assert set(result.stages[m].extra['cka']) == {'before', 'after'}
     for role in ('teacher', 'student'):
         assert os.listdir(osp.join(work_dir, 'pretext', role))
 
@@ -279,11 +291,14 @@ def test_quickstart_tiny_end_to_end(tmp_path):
     lines.clear()
     again = run_quickstart(
         work_dir=work_dir, data_root=data_root, tiny=True, methods=(),
-        report=False, log=lines.append)
+        report=False, jobs=1, log=lines.append)
     assert again.stages['teacher'].cached
     assert again.stages['teacher'].miou == result.stages['teacher'].miou
     assert list(again.stages) == ['teacher', 'baseline']
     assert any('cached teacher' in line for line in lines)
+    # jobs=1: the students train one after the other in this process.
+    assert any('student alone (baseline): fine-tuning' in line
+               for line in lines)
     assert any('pretext: cached backbone' in line for line in lines)
 
     os.remove(record['checkpoint'])

@@ -30,7 +30,6 @@ import os
 import os.path as osp
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 
 try:
     import mmkd  # noqa: F401
@@ -39,7 +38,7 @@ except ImportError:  # run from a checkout without `pip install -e .`
     import mmkd  # noqa: F401
 
 from mmkd.apis.efficacy import (baseline_cka, format_table, load_record,
-                                run_key, run_task, summarize)
+                                run_key, run_tasks, summarize)
 from mmkd.apis.quickstart_config import (EFFICACY_METHODS,
                                          QUICKSTART_DISTILL_STAGES,
                                          QUICKSTART_TINY_ITERS, parse_iters)
@@ -91,6 +90,11 @@ def parse_args(argv=None):
     p.add_argument('--holdout-fraction', type=float, default=0.2,
                    help='fraction of the training images the sweep holds '
                    'out (default 0.2)')
+    p.add_argument('--holdout-seed', type=int, default=0,
+                   help='seed of the draw of held-out images (default 0, '
+                   'in <work-dir>/sweep/; another K draws other images, '
+                   'in <work-dir>/sweep_draw<K>/, with its own pretext '
+                   'and teacher)')
     p.add_argument('--probe-losses', action='store_true',
                    help='only measure the gradient norms behind the weight '
                    'rule at the start of training (training split)')
@@ -167,7 +171,6 @@ def probe(args, proto):
 def run_all(tasks, jobs, start):
     """Train ``tasks`` (``jobs`` at a time, each in its own process);
     returns their records in the order they finish."""
-    records = []
 
     def done(record, i):
         elapsed = time.time() - start
@@ -179,19 +182,7 @@ def run_all(tasks, jobs, start):
               f"({record['train_time_s']:.0f}s; elapsed {elapsed / 60:.1f} "
               'min)', flush=True)
 
-    if jobs <= 1:
-        for i, task in enumerate(tasks, 1):
-            records.append(run_task(task))
-            done(records[-1], i)
-    elif tasks:
-        import multiprocessing as mp
-        with ProcessPoolExecutor(max_workers=jobs,
-                                 mp_context=mp.get_context('spawn')) as pool:
-            futures = [pool.submit(run_task, t) for t in tasks]
-            for i, fut in enumerate(as_completed(futures), 1):
-                records.append(fut.result())
-                done(records[-1], i)
-    return records
+    return run_tasks(tasks, jobs, done)
 
 
 def sweep(args, start):
@@ -203,28 +194,31 @@ def sweep(args, start):
     from mmkd.apis.quickstart_protocol import prepare_protocol
     from mmkd.apis.quickstart_train import collect_env_once
     work_dir = osp.abspath(args.work_dir)
+    sub = 'sweep' if args.holdout_seed == 0 else \
+        f'sweep_draw{args.holdout_seed}'
     voc_dir, info, _ = prepare(args, data_only=True)
-    data = holdout_dataset(voc_dir, osp.join(work_dir, 'sweep', 'data'),
-                           args.holdout_fraction, classes=info['classes'])
+    data = holdout_dataset(voc_dir, osp.join(work_dir, sub, 'data'),
+                           args.holdout_fraction, seed=args.holdout_seed,
+                           classes=info['classes'])
     print(f'sweep: {data} holds out {args.holdout_fraction:g} of the '
-          'training images as its val split; pretext, teacher and students '
-          'train on the rest', flush=True)
+          f'training images (draw {args.holdout_seed}) as its val split; '
+          'pretext, teacher and students train on the rest', flush=True)
     with collect_env_once():
-        held = prepare_protocol(osp.join(work_dir, 'sweep', 'protocol'),
+        held = prepare_protocol(osp.join(work_dir, sub, 'protocol'),
                                 voc_dir=data, iters=args.iters_dict)
     records, tasks = split_done(
         sweep_tasks(held, work_dir, args.methods, args.sweep_ratios,
-                    args.seeds, args.iters_dict), held, args)
+                    args.seeds, args.iters_dict, subdir=sub), held, args)
     records += run_all(tasks, args.jobs, start)
     text = (f'## Weight-rule ratio sweep on held-out training images\n\n'
             f'Held out: {args.holdout_fraction:g} of the training split '
-            f'(fixed draw), unseen by pretext, teacher and students '
-            f'(teacher {held.teacher.miou:.2f} on them); seeds {args.seeds}; '
-            f'the val split is not read.'
+            f'(fixed draw {args.holdout_seed}), unseen by pretext, teacher '
+            f'and students (teacher {held.teacher.miou:.2f} on them); seeds '
+            f'{args.seeds}; the val split is not read.'
             f'\n\n{sweep_table(records)}\n\nChosen: ' + ', '.join(
                 f'{m} grad_ratio={r:g}'
                 for m, r in best_ratios(records).items()) + '\n')
-    out = osp.join(work_dir, 'sweep', f"sweep_{'-'.join(args.methods)}.md")
+    out = osp.join(work_dir, sub, f"sweep_{'-'.join(args.methods)}.md")
     atomic_write_text(text, out)
     atomic_write_json(dict(records=records), out[:-3] + '.json')
     print(text + f'\nwritten {out} ({(time.time() - start) / 60:.1f} min)')

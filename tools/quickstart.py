@@ -9,10 +9,11 @@ gap each method closes, and diagnostics. A report (loss curves, mIoU bars,
 CKA and gradient-ratio plots, inter-channel correlation heatmaps,
 prediction overlays) is written to ``<work-dir>/report``.
 
-    python tools/quickstart.py                      # 13-18 min on 2 CPU cores
+    python tools/quickstart.py                      # 10-20 min on 2 CPU cores
     python tools/quickstart.py --tiny               # seconds: pipeline check
     python tools/quickstart.py --iters 0.5x         # half the iterations
     python tools/quickstart.py --iters student=1800 --seed 1
+    python tools/quickstart.py --jobs 1             # students one at a time
 
 Every stage is an ordinary mmengine run of a config in configs/quickstart/
 (the same path as tools/train.py); see docs/quickstart.md.
@@ -78,10 +79,20 @@ def parse_args(argv=None):
         '--threads',
         type=int,
         default=None,
-        help='torch CPU threads (default: torch\'s, one per core; on an '
-        'idle 2-core machine 2 threads train 1.4x faster than 1. Use 1 '
+        help='torch CPU threads of pretext, teacher and (with --jobs 1) '
+        'the students (default: torch\'s, one per core), and of each '
+        'student run with --jobs > 1 (default 1 there). On an idle '
+        '2-core machine 2 threads train 1.4x faster than 1. Use 1 '
         'when other jobs share the CPU: a second thread then waits for a '
         'busy core and slows every step down)')
+    p.add_argument(
+        '--jobs',
+        type=int,
+        default=None,
+        help='student runs trained at a time, each in its own process with '
+        '--threads threads (default 1), its log in <work-dir>/<stage>/'
+        'train.log (default: 2 on 2 or more cores; 1 trains them one after '
+        'the other and logs to the console)')
     p.add_argument(
         '--no-report', action='store_true', help='skip the plots')
     p.add_argument(
@@ -116,7 +127,8 @@ def main(argv=None):
         tiny=args.tiny,
         methods=args.methods,
         report=not args.no_report,
-        threads=args.threads)
+        threads=args.threads,
+        jobs=args.jobs)
 
 
 if __name__ == '__main__':

@@ -13,7 +13,8 @@ import os
 import os.path as osp
 import statistics
 import sys
-from typing import List, Optional, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Callable, List, Optional, Sequence
 
 from mmkd.utils.atomic_io import atomic_write_json
 
@@ -21,8 +22,8 @@ from .quickstart_config import QUICKSTART_STAGES
 from .quickstart_results import gap_fraction
 
 __all__ = [
-    'run_key', 'run_task', 'load_record', 'summarize', 'format_table',
-    'baseline_cka'
+    'run_key', 'run_task', 'run_tasks', 'load_record', 'summarize',
+    'format_table', 'baseline_cka'
 ]
 
 
@@ -109,6 +110,41 @@ def run_task(task: dict) -> dict:
     atomic_write_json(record, osp.join(task['work_dir'], 'result.json'),
                       indent=1)
     return record
+
+
+def run_tasks(tasks: Sequence[dict],
+              jobs: int = 2,
+              on_done: Optional[Callable[[dict, int], None]] = None
+              ) -> List[dict]:
+    """Train ``tasks`` with :func:`run_task`, ``jobs`` at a time, each in
+    its own (spawned) process; ``jobs <= 1`` trains them one after the
+    other in this process.
+
+    Args:
+        tasks (Sequence[dict]): What :func:`run_task` takes.
+        jobs (int): Runs at a time.
+        on_done (callable, optional): ``(record, i)``, called as each run
+            finishes (``i`` counts from 1).
+
+    Returns:
+        list[dict]: The records, in the order the runs finished.
+    """
+    records = []
+    if jobs <= 1:
+        for i, task in enumerate(tasks, 1):
+            records.append(run_task(task))
+            if on_done:
+                on_done(records[-1], i)
+        return records
+    import multiprocessing as mp
+    with ProcessPoolExecutor(max_workers=max(1, min(jobs, len(tasks))),
+                             mp_context=mp.get_context('spawn')) as pool:
+        futures = [pool.submit(run_task, t) for t in tasks]
+        for i, fut in enumerate(as_completed(futures), 1):
+            records.append(fut.result())
+            if on_done:
+                on_done(records[-1], i)
+    return records
 
 
 def baseline_cka(proto, method: str, checkpoint: str, iters=None) -> dict:

@@ -16,7 +16,10 @@ they were trained on are no proxy for unseen ones (measured: ICKD-S gained
 3 mIoU on such images at the ratio that loses 2.5 on val).
 
 ``tools/benchmark_efficacy.py --sweep-ratios 0.5 2 8 32 --methods ickd``
-runs it; results go to ``<work-dir>/sweep/``.
+runs it; results go to ``<work-dir>/sweep/``. ``--holdout-seed K`` draws
+another set of held-out images (``<work-dir>/sweep_draw<K>/``): a ratio
+that wins on one draw only is a property of those images, not of the
+method.
 """
 import os
 import os.path as osp
@@ -73,10 +76,11 @@ def holdout_dataset(voc_dir: str, out_dir: str, fraction: float = 0.2,
 
 def sweep_tasks(proto, work_dir: str, methods: Sequence[str],
                 ratios: Sequence[float], seeds: Sequence[int],
-                iters: dict) -> list:
+                iters: dict, subdir: str = 'sweep') -> list:
     """Run descriptions (as ``tools/benchmark_efficacy.py`` runs them) of
     the student alone and every (method, ratio, seed) under ``proto`` (the
-    protocol of a :func:`holdout_dataset`)."""
+    protocol of a :func:`holdout_dataset`), in
+    ``<work_dir>/<subdir>/<stage>[/ratio<r>]/seed<k>``."""
     tasks = []
     for seed in seeds:
         runs = [('baseline', None)] + [(m, float(r)) for m in methods
@@ -85,7 +89,7 @@ def sweep_tasks(proto, work_dir: str, methods: Sequence[str],
             tag = stage if ratio is None else f'{stage}/ratio{ratio:g}'
             tasks.append(dict(
                 stage=stage, seed=seed, iters=iters, protocol=proto,
-                work_dir=osp.join(work_dir, 'sweep', tag, f'seed{seed}'),
+                work_dir=osp.join(work_dir, subdir, tag, f'seed{seed}'),
                 grad_ratio=ratio, threads=1, diagnostics=False))
     return tasks
 

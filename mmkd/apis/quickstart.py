@@ -79,6 +79,7 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
                    methods: Sequence[str] = QUICKSTART_METHODS,
                    report: bool = True,
                    threads: Optional[int] = None,
+                   jobs: Optional[int] = None,
                    log: Logger = print) -> QuickstartResult:
     """Run the whole quickstart; see the module docstring.
 
@@ -104,6 +105,15 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
             these models 1.4x faster than 1 (0.088 vs 0.125 s per student
             step); on a CPU shared with other jobs use 1: a second thread
             then waits for a busy core (measured: steps 5-60x slower).
+            With ``jobs > 1`` it also sets the threads of each student
+            run's process (default 1 there).
+        jobs (int, optional): Student runs trained at a time, each in its
+            own process (as ``tools/benchmark_efficacy.py`` does); their
+            mmengine logs go to ``<work_dir>/<stage>/train.log``. None
+            (default): 2 on a machine with at least 2 cores, else 1. On an
+            idle 2-core machine two one-thread runs get through 1.4x the
+            steps of one two-thread run; 1 trains the students one after
+            the other in this process, logging to the console.
         log (callable): Where progress lines go (mmengine's runners log
             their own progress with ETA).
 
@@ -111,6 +121,10 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
         QuickstartResult
     """
     import torch
+    if jobs is None:
+        jobs = 2 if (os.cpu_count() or 1) >= 2 else 1
+    if int(jobs) < 1:
+        raise ValueError(f'jobs must be at least 1, got {jobs}')
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(int(threads))
@@ -118,13 +132,14 @@ def run_quickstart(work_dir: str = 'work_dirs/quickstart',
         with collect_env_once():
             return _run_quickstart(work_dir, data_root, iters, seed,
                                    skip_teacher_cache, tiny, methods,
-                                   report, log)
+                                   report, log, int(jobs), threads)
     finally:
         torch.set_num_threads(previous)
 
 
 def _run_quickstart(work_dir, data_root, iters, seed, skip_teacher_cache,
-                    tiny, methods, report, log) -> QuickstartResult:
+                    tiny, methods, report, log, jobs=1,
+                    threads=None) -> QuickstartResult:
     import mmkd  # noqa: F401  registers mmkd's modules
 
     start = time.time()
@@ -138,7 +153,9 @@ def _run_quickstart(work_dir, data_root, iters, seed, skip_teacher_cache,
     work_dir = osp.abspath(work_dir)
     os.makedirs(work_dir, exist_ok=True)
     stages = ['teacher', 'baseline'] + list(methods)
-    total_steps = len(stages) + 2 + int(report)
+    # data, pretext, teacher, the students (one banner when in parallel),
+    # the report
+    total_steps = 3 + (1 if jobs > 1 else len(stages) - 1) + int(report)
     step = 0
 
     def banner(text: str) -> None:
@@ -157,7 +174,14 @@ def _run_quickstart(work_dir, data_root, iters, seed, skip_teacher_cache,
     results['teacher'] = proto.teacher
 
     # 4. students: alone, then distilled, from the pretrained backbone
-    for stage in stages[1:]:
+    if jobs > 1:
+        banner(f'students: fine-tuning {", ".join(stages[1:])} from the '
+               f'pretrained backbone, {jobs} at a time (each run logs to '
+               f'<work dir>/<stage>/train.log)')
+        results.update(
+            _train_students_parallel(stages[1:], proto, work_dir, iters,
+                                     seed, jobs, threads or 1, log))
+    for stage in [] if jobs > 1 else stages[1:]:
         what = 'student alone (baseline)' if stage == 'baseline' else \
             f"student distilled with {QUICKSTART_STAGES[stage]['label']}"
         banner(f'{what}: fine-tuning {QUICKSTART_STAGES[stage]["config"]} '
@@ -202,6 +226,51 @@ def _run_quickstart(work_dir, data_root, iters, seed, skip_teacher_cache,
     log(f'\nquickstart finished in {_fmt_time(out.wall_time_s)} '
         f'(min:s); report in {report_dir}')
     return out
+
+
+def _train_students_parallel(stages, proto, work_dir, iters, seed, jobs,
+                             threads, log) -> Dict[str, StageResult]:
+    """Train the student ``stages`` ``jobs`` at a time with
+    :func:`mmkd.apis.efficacy.run_task` (its CKA measurements included,
+    so the report does not repeat them); longest runs first."""
+    from .efficacy import run_tasks
+    from .efficacy_data import check_predictions
+
+    # Distilled runs cost about twice the student alone: start them first.
+    order = sorted(stages, key=lambda s: s == 'baseline')
+    tasks = [dict(stage=s, seed=seed, work_dir=osp.join(work_dir, s),
+                  iters=iters, protocol=proto, threads=threads,
+                  diagnostics=True) for s in order]
+    start = time.time()
+
+    def done(record, i):
+        took = _fmt_time(record['train_time_s'])
+        log(f"  [{i}/{len(tasks)}] {record['stage']}: mIoU "
+            f"{record['metrics']['mIoU']:.2f} ({took} min:s; "
+            f'{_fmt_time(time.time() - start)} since the first started)')
+
+    out = {}
+    for record in run_tasks(tasks, jobs, done):
+        stage = record['stage']
+        extra = {k: record[k] for k in ('weight_rule', 'cka', 'grad_ratio')
+                 if record.get(k) is not None}
+        warn = check_predictions(record['metrics'],
+                                 proto.info['num_classes'], stage)
+        if warn:
+            log('WARNING: ' + warn)
+            extra['warning'] = warn
+        if stage != 'baseline' and 'weight_rule' in extra:
+            rule = extra['weight_rule']
+            log(f"  {stage} weight rule: distillation gradient = "
+                f"{rule['grad_ratio']:g} x task gradient -> " + ', '.join(
+                    f'{k} {v:.4g}' for k, v in rule['weights'].items()))
+        out[stage] = StageResult(
+            stage=stage, config=quickstart_config_path(stage),
+            work_dir=osp.join(work_dir, stage),
+            checkpoint=record['checkpoint'], metrics=record['metrics'],
+            log_dir=record['log_dir'], max_iters=record['max_iters'],
+            train_time_s=record['train_time_s'], extra=extra)
+    return {s: out[s] for s in stages}
 
 
 def redraw_report(work_dir: str) -> Dict[str, str]:

@@ -32,7 +32,9 @@ def quickstart_diagnostics(proto, results: Dict, methods: List[str],
                    train_time_s=res.train_time_s,
                    weight_rule=res.extra.get('weight_rule'),
                    grad_ratio=load_grad_ratios(res.work_dir))
-        if stage != 'baseline':
+        if stage != 'baseline' and res.extra.get('cka'):
+            rec['cka'] = res.extra['cka']  # measured by the parallel runs
+        elif stage != 'baseline':
             cfg, _ = student_config(stage, proto, res.work_dir, iters, seed,
                                     log=None)
             rec['cka'] = dict(before=distill_cka(cfg, None, seed=seed),

@@ -87,10 +87,12 @@ QUICKSTART_DISTILL_STAGES = tuple(
 EFFICACY_METHODS = tuple(
     s for s in QUICKSTART_DISTILL_STAGES
     if not QUICKSTART_STAGES[s].get('exploration', False))
-#: Distillation methods run by default, in order: the flagship ICKD-S, the
-#: classic KD, and MGD-AMP (a seed method that beats the student alone on
-#: this protocol: docs/efficacy.md).
-QUICKSTART_METHODS = ('ickd', 'kd', 'mgd_amp')
+#: Distillation methods run by default, in order: the flagship ICKD-S and
+#: the classic KD (what the efficacy issue asks the quickstart to show).
+#: Any other stage runs by name (``--methods ickd kd mgd_amp``: MGD-AMP
+#: adds about 2-4 minutes on a 2-core CPU); every method over seeds is
+#: ``tools/benchmark_efficacy.py``'s job.
+QUICKSTART_METHODS = ('ickd', 'kd')
 
 #: The synthetic dataset of the full quickstart: 64 px images, fewer and
 #: larger objects (``layout='large'``), background + 6 shapes (disc, ring,

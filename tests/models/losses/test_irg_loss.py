@@ -18,6 +18,13 @@ T_VEC = torch.tensor([[0.], [1.], [2.]])
 EDGE_SUM = 2 * (0.05**2 + 0.2**2 + 0.75**2)
 
 
+def test_pure_functions_live_in_irg_ops_and_are_re_exported():
+    from mmkd.models.losses import irg_loss, irg_ops
+    for name in irg_ops.__all__:
+        assert getattr(irg_loss, name) is getattr(irg_ops, name), name
+        assert name in irg_loss.__all__, name
+
+
 def test_edge_matrix_by_hand():
     a = irg_edge_matrix(S_VEC)
     expected = torch.tensor([[0, 1, 4], [1, 0, 5], [4, 5, 0]]) / 5

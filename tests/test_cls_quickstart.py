@@ -1,6 +1,5 @@
 """The classification quickstart: its generated data and a tiny run."""
 import filecmp
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -8,14 +7,13 @@ import os.path as osp
 import numpy as np
 import pytest
 from PIL import Image
+from tool_helpers import load_tool
 
 from mmkd.apis.cls_quickstart import (CLS_QUICKSTART_STAGES,
                                       format_cls_table, mean_std,
                                       run_cls_quickstart)
 from mmkd.datasets.synthetic_cls import (SYNTHETIC_CLS_CLASSES,
                                          generate_synthetic_cls)
-
-ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 
 
 def test_generated_layout_is_imagefolder_and_deterministic(tmp_path):
@@ -126,10 +124,7 @@ def test_tiny_quickstart_runs_every_stage_and_caches_the_teacher(tmp_path):
 
 
 def test_cli_generates_data_only(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location(
-        'cls_quickstart_tool', osp.join(ROOT, 'tools', 'cls_quickstart.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('cls_quickstart')
     tool.main(['--tiny', '--data-only', '--data-root',
                str(tmp_path / 'syn')])
     assert osp.isfile(tmp_path / 'syn' / 'meta.json')

@@ -16,6 +16,7 @@ from mmkd.datasets.synthetic_voc import synthetic_metainfo
 SYNTHETIC_METAINFO = synthetic_metainfo(7)  # the quickstart's 7 classes
 
 from cfg_helpers import plain, student_recipe
+from tool_helpers import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RECIPE_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader',
@@ -214,14 +215,9 @@ def test_teacher_cache_key():
 def test_quickstart_default_methods_are_ickd_and_kd():
     """The quickstart shows the flagship and the classic method; the rest
     run by name (they would cost minutes of the 15-minute budget)."""
-    import importlib.util
     from mmkd.apis.quickstart_config import QUICKSTART_METHODS
     assert QUICKSTART_METHODS == ('ickd', 'kd')
-    spec = importlib.util.spec_from_file_location(
-        'qs_tool', osp.join(osp.dirname(osp.dirname(__file__)), 'tools',
-                            'quickstart.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool('quickstart')
     assert tool.parse_args([]).methods == ['ickd', 'kd']
     assert tool.parse_args(['--methods', 'ickd', 'kd', 'mgd_amp'
                             ]).methods == ['ickd', 'kd', 'mgd_amp']

@@ -1,6 +1,5 @@
 """Tests of mmkd's synthetic VOC-format dataset generator."""
 import hashlib
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -9,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 from PIL import Image
+from tool_helpers import load_tool
 
 from mmkd.datasets.synthetic_voc import (GENERATOR_VERSION, SYNTHETIC_CLASSES,
                                          SYNTHETIC_METAINFO, SYNTHETIC_PALETTE,
@@ -19,7 +19,6 @@ from mmkd.datasets.synthetic_voc import (GENERATOR_VERSION, SYNTHETIC_CLASSES,
 
 K = len(SYNTHETIC_CLASSES)
 NUM_TRAIN, NUM_VAL = 40, 12
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 @pytest.fixture(scope='module')
@@ -374,11 +373,7 @@ def test_objects_are_vivid_and_backgrounds_muted():
 
 
 def test_cli(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location(
-        'generate_synthetic_voc',
-        osp.join(ROOT, 'tools', 'generate_synthetic_voc.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_tool('generate_synthetic_voc')
     out = str(tmp_path / 'syn')
     mod.main(['--out', out, '--num-train', '2', '--num-val', '1', '--size',
               '64', '--seed', '3'])

@@ -1,5 +1,4 @@
 """Tests of the VOC + SBD -> SegmentationClassAug converter."""
-import importlib.util
 import os
 import os.path as osp
 import shutil
@@ -9,13 +8,13 @@ import pytest
 import scipy.sparse
 from PIL import Image
 from scipy.io import loadmat, savemat
+from tool_helpers import load_tool
 
 from mmkd.datasets.synthetic_voc import voc_palette
 from mmkd.datasets.voc_aug import (AUG_LEN, TRAINAUG_LEN, VOCAugCountWarning,
                                    build_aug_lists, convert_voc_aug,
                                    load_sbd_mat)
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 VOC_TRAIN = ['2007_000001', '2007_000002', '2007_000003']
 VOC_VAL = ['2007_000010', '2007_000011']
@@ -245,10 +244,7 @@ def test_output_loads_with_mmseg_voc12_aug_config(tmp_path):
 
 
 def test_cli(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location(
-        'convert_voc_aug', osp.join(ROOT, 'tools', 'convert_voc_aug.py'))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_tool('convert_voc_aug')
     devkit, sbd, _, _ = make_tree(tmp_path)
     with pytest.warns(VOCAugCountWarning):
         mod.main([devkit, sbd, '--nproc', '1'])

@@ -2,12 +2,11 @@
 in-place flags, teacher/student role pairs, proposed distill items that
 build and train."""
 import copy
-import importlib.util
 import math
-import os.path as osp
 
 import pytest
 from mmengine.config import Config
+from tool_helpers import load_tool
 from tiny_runs import (CROP, NUM_CLASSES, tiny_distiller, tiny_seg_model,
                        tiny_segformer)
 
@@ -15,15 +14,9 @@ from mmkd.analysis import (METHODS, build_for_inspection, format_proposal,
                            input_size, inspect_model, pair_layers, propose)
 from mmkd.registry import MODELS
 
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
 
 def tool():
-    spec = importlib.util.spec_from_file_location(
-        'inspect_layers', osp.join(ROOT, 'tools', 'inspect_layers.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('inspect_layers')
 
 
 def dump(tmp_path, cfg, name='cfg.py'):

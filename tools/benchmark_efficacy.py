@@ -18,11 +18,20 @@ and the distillation / task gradient ratio at the start -> end.
     python tools/benchmark_efficacy.py --methods ickd kd --seeds 0 1 2
     python tools/benchmark_efficacy.py --data-root DIR        # any VOC layout
     python tools/benchmark_efficacy.py --probe-losses         # weights only
+    python tools/benchmark_efficacy.py --teacher-seeds 0 1 2  # 3 teachers
 
 ``--data-root DIR``: DIR (or DIR/VOC2012) in the Pascal VOC layout is used
 as it is (read only; its classes come from its labels, names from its
 meta.json or classes.txt); otherwise the synthetic data is generated there.
 Finished runs leave ``result.json`` and are not run again (``--rerun``).
+
+``--teacher-seeds K ...``: one teacher per seed (same recipe, data and
+pretext backbones; the config's seed is the cached quickstart teacher,
+another K is cached in ``<protocol-dir>/teacher_seed<K>/``), every method
+under each (runs in ``<work-dir>/teacher_seed<K>/``), the student alone
+once; each teacher's table in its run dir, and the gap closed per teacher
+with its mean and spread over teachers in ``<work-dir>/efficacy_teachers.md``
+(:mod:`mmkd.apis.efficacy_teachers`).
 """
 import argparse
 import json
@@ -74,11 +83,17 @@ def parse_args(argv=None):
     p.add_argument('--jobs', type=int, default=2,
                    help='runs at a time, each its own process with one '
                    'CPU thread (default 2)')
+    p.add_argument('--teacher-seeds', type=int, nargs='+', default=None,
+                   help="teachers' seeds: one teacher each, the table "
+                   'under each and over them (default: one teacher, its '
+                   "config's seed)")
     p.add_argument('--rerun', action='store_true')
     p.add_argument('--no-diagnostics', action='store_true',
                    help='skip the CKA measurements')
     p.add_argument('--out', default=None,
-                   help='Markdown output (default <work-dir>/efficacy.md)')
+                   help='Markdown output (default <work-dir>/efficacy.md; '
+                   'with several --teacher-seeds the table over teachers, '
+                   'default <work-dir>/efficacy_teachers.md)')
     p.add_argument('--tiny', action='store_true',
                    help='tiny data and 2 iterations per stage (a pipeline '
                    'check)')
@@ -101,6 +116,12 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if len(set(args.seeds)) != len(args.seeds):
         p.error('--seeds must be distinct')
+    ts = args.teacher_seeds
+    if ts and len(set(ts)) != len(ts):
+        p.error('--teacher-seeds must be distinct')
+    if ts and len(ts) > 1 and (args.sweep_ratios or args.probe_losses):
+        p.error('--sweep-ratios and --probe-losses use one teacher: give '
+                '--teacher-seeds one seed (or none)')
     iters = args.iters
     if iters is None and args.tiny:
         iters = dict(QUICKSTART_TINY_ITERS)
@@ -126,9 +147,14 @@ def _voc_dir(path):
     return None
 
 
-def prepare(args, data_only=False):
-    """The protocol (data, pretext backbones, teacher); with ``data_only``
-    just ``(voc_dir, info, synthetic)`` of the data."""
+def _teacher_seed(args):
+    return args.teacher_seeds[0] if args.teacher_seeds else None
+
+
+def prepare(args, data_only=False, teacher_seed=None):
+    """The protocol (data, pretext backbones, the teacher of
+    ``teacher_seed``); with ``data_only`` just ``(voc_dir, info,
+    synthetic)`` of the data."""
     from mmkd.apis.quickstart_protocol import prepare_data, prepare_protocol
     from mmkd.apis.quickstart_train import collect_env_once
     voc_dir = _voc_dir(args.data_root) if args.data_root else None
@@ -141,7 +167,8 @@ def prepare(args, data_only=False):
         return prepare_data(proto_dir, data_root, voc_dir, tiny=args.tiny)
     with collect_env_once():
         return prepare_protocol(proto_dir, data_root, voc_dir=voc_dir,
-                                tiny=args.tiny, iters=args.iters_dict)
+                                tiny=args.tiny, iters=args.iters_dict,
+                                teacher_seed=teacher_seed)
 
 
 def probe(args, proto):
@@ -205,10 +232,13 @@ def sweep(args, start):
           'pretext, teacher and students train on the rest', flush=True)
     with collect_env_once():
         held = prepare_protocol(osp.join(work_dir, sub, 'protocol'),
-                                voc_dir=data, iters=args.iters_dict)
+                                voc_dir=data, iters=args.iters_dict,
+                                teacher_seed=_teacher_seed(args))
+    # another teacher's runs go to their own dirs (no cached run is lost)
+    runs = osp.relpath(_runs_dir(osp.join(work_dir, sub), held), work_dir)
     records, tasks = split_done(
         sweep_tasks(held, work_dir, args.methods, args.sweep_ratios,
-                    args.seeds, args.iters_dict, subdir=sub), held, args)
+                    args.seeds, args.iters_dict, subdir=runs), args)
     records += run_all(tasks, args.jobs, start)
     text = (f'## Weight-rule ratio sweep on held-out training images\n\n'
             f'Held out: {args.holdout_fraction:g} of the training split '
@@ -230,46 +260,87 @@ def main(argv=None):
     if args.sweep_ratios:
         sweep(args, start)
         return
-    proto = prepare(args)
+    protos = {k: prepare(args, teacher_seed=k)
+              for k in (args.teacher_seeds or [None])}
     if args.probe_losses:
-        print(probe(args, proto))
+        print(probe(args, next(iter(protos.values()))))
         return
     work_dir = osp.abspath(args.work_dir)
-    stages = ['baseline'] + list(args.methods)
-    records, tasks = split_done(
-        [dict(stage=stage, seed=seed,
-              work_dir=osp.join(work_dir, stage, f'seed{seed}'),
-              iters=args.iters_dict, protocol=proto, threads=1,
-              diagnostics=not args.no_diagnostics)
-         for seed in args.seeds for stage in stages], proto, args)
+    tasks = []
+    for k, proto in protos.items():
+        # the student alone does not depend on the teacher: trained once
+        stages = list(args.methods) if tasks else ['baseline'] + list(
+            args.methods)
+        tasks += [dict(stage=stage, seed=seed, teacher_seed=proto.teacher_seed,
+                       work_dir=osp.join(
+                           work_dir if stage == 'baseline' else
+                           _runs_dir(work_dir, proto), stage, f'seed{seed}'),
+                       iters=args.iters_dict, protocol=proto, threads=1,
+                       diagnostics=not args.no_diagnostics)
+                  for seed in args.seeds for stage in stages]
+    records, tasks = split_done(tasks, args)
     records += run_all(tasks, args.jobs, start)
 
-    rows = summarize(records, proto.teacher.miou, args.methods, args.seeds)
-    controls = {}
-    if not args.no_diagnostics:
-        base = next(r for r in records
-                    if r['stage'] == 'baseline' and r['seed'] == args.seeds[0])
-        for m in args.methods:
-            controls[m] = baseline_cka(proto, m, base['checkpoint'],
-                                       args.iters_dict)
-    write_outputs(args, proto, rows, records, controls, start)
+    base = [r for r in records if r['stage'] == 'baseline']
+    rows_by_teacher = {}
+    for proto in protos.values():
+        mine = base + [r for r in records if r['stage'] != 'baseline' and
+                       r['teacher_seed'] == proto.teacher_seed]
+        rows = summarize(mine, proto.teacher.miou, args.methods, args.seeds)
+        controls = {}
+        if not args.no_diagnostics:
+            first = next(r for r in base if r['seed'] == args.seeds[0])
+            for m in args.methods:
+                controls[m] = baseline_cka(proto, m, first['checkpoint'],
+                                           args.iters_dict)
+        out = args.out if len(protos) == 1 and args.out else osp.join(
+            _runs_dir(work_dir, proto), 'efficacy.md')
+        write_outputs(args, proto, rows, mine, controls, start, out)
+        rows_by_teacher[proto.teacher_seed] = rows
+    if len(protos) > 1:
+        write_teachers(args, protos, rows_by_teacher, start)
 
 
-def split_done(tasks, proto, args):
+def _runs_dir(work_dir, proto):
+    """``work_dir`` for the config's teacher, ``work_dir/teacher_seed<k>``
+    (the name of its cache dir) for another."""
+    name = osp.basename(proto.teacher.work_dir.rstrip('/'))
+    return work_dir if name == 'teacher' else osp.join(work_dir, name)
+
+
+def write_teachers(args, protos, rows_by_teacher, start):
+    from mmkd.apis.efficacy_teachers import summarize_teachers, \
+        teachers_report
+    work_dir = osp.abspath(args.work_dir)
+    rows = summarize_teachers(rows_by_teacher)
+    text = teachers_report(rows, args.seeds, {
+        k: osp.relpath(osp.join(_runs_dir(work_dir, p), 'efficacy.md'),
+                       work_dir) for k, p in protos.items()})
+    out = args.out or osp.join(work_dir, 'efficacy_teachers.md')
+    print('\n' + text)
+    atomic_write_text(text, out)
+    atomic_write_json(dict(rows=rows, teacher_seeds=list(protos)),
+                      osp.splitext(out)[0] + '.json', indent=1)
+    print(f'written {out} ({(time.time() - start) / 60:.1f} min)')
+
+
+def split_done(tasks, args):
     """``(records, tasks)``: the finished runs' records (a ``result.json``
     whose key matches what the run would learn from; none with
     ``--rerun``) and the tasks still to train, each given its key."""
     from mmkd.apis.quickstart_protocol import protocol_config
     records, todo = [], []
     for task in tasks:
-        cfg = protocol_config(task['stage'], proto, task['work_dir'],
+        cfg = protocol_config(task['stage'], task['protocol'],
+                              task['work_dir'],
                               args.iters_dict, task['seed'],
                               task.get('grad_ratio'))
         task['key'] = run_key(task['stage'], task['seed'], cfg)
         record = None if args.rerun else load_record(task['work_dir'],
                                                      task['key'])
         if record is not None:
-            records.append(record)
+            records.append(dict(record,
+                                teacher_seed=task.get('teacher_seed')))
         else:
             todo.append(task)
     print(f'{len(records)} runs done before, {len(todo)} to train '
@@ -278,9 +349,8 @@ def split_done(tasks, proto, args):
     return records, todo
 
 
-def write_outputs(args, proto, rows, records, controls, start):
+def write_outputs(args, proto, rows, records, controls, start, out):
     from mmkd.apis.efficacy_plots import plot_diagnostics
-    work_dir = osp.abspath(args.work_dir)
     t = proto.teacher
     student_iters = sorted({r['max_iters'] for r in records})
     header = (
@@ -288,7 +358,8 @@ def write_outputs(args, proto, rows, records, controls, start):
         f"Data: {proto.voc_dir} ({proto.info['num_classes']} classes, "
         f"{proto.info['num_train']} train / {proto.info['num_val']} val), "
         f'mIoU on val. Backbones pretrained on the train split\'s object '
-        f'crops; teacher {t.max_iters} iterations, mIoU {t.miou:.2f}; '
+        f'crops; teacher {t.max_iters} iterations, seed '
+        f'{proto.teacher_seed}, mIoU {t.miou:.2f}; '
         f'students fine-tuned {student_iters} iterations; seeds '
         f'{args.seeds}. Gap closed = (distilled - baseline) / (teacher - '
         'baseline). "> 2 std": mean gain above twice the larger of the two '
@@ -304,7 +375,6 @@ def write_outputs(args, proto, rows, records, controls, start):
     warnings = [r['warning'] for r in records if r.get('warning')]
     if warnings:
         text += '\nWarnings:\n' + ''.join(f'- {w}\n' for w in warnings)
-    out = args.out or osp.join(work_dir, 'efficacy.md')
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     plots = plot_diagnostics(rows, records, controls,
                              osp.dirname(osp.abspath(out)))
@@ -314,7 +384,8 @@ def write_outputs(args, proto, rows, records, controls, start):
     atomic_write_text(text, out)
     atomic_write_json(
         dict(rows=rows, records=records, controls=controls,
-             teacher=dict(checkpoint=t.checkpoint, metrics=t.metrics),
+             teacher=dict(checkpoint=t.checkpoint, metrics=t.metrics,
+                          seed=proto.teacher_seed),
              info={k: v for k, v in proto.info.items()}),
         osp.splitext(out)[0] + '.json', indent=1)
     print(f'written {out} ({(time.time() - start) / 60:.1f} min)')

@@ -100,6 +100,7 @@ def run_task(task: dict) -> dict:
             os.close(saved[1])
     record = dict(
         stage=task['stage'], seed=task['seed'], key=task.get('key'),
+        teacher_seed=task.get('teacher_seed'),
         grad_ratio_override=task.get('grad_ratio'),
         metrics=res.metrics, checkpoint=res.checkpoint,
         log_dir=res.log_dir, max_iters=res.max_iters,
@@ -264,4 +265,3 @@ def format_table(rows: List[dict], seeds: Sequence[int]) -> str:
             f"{r['wins']}/{r['n']} | {r['time']:.2f} | {w} | {cka} | "
             f'{ratio} |')
     return '\n'.join(lines)
-

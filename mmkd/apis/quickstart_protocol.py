@@ -30,7 +30,7 @@ from .quickstart_train import train_stage
 from .student import is_distiller_config
 
 __all__ = ['Protocol', 'prepare_data', 'prepare_protocol', 'protocol_config',
-           'student_config', 'train_student']
+           'student_config', 'teacher_dir_name', 'train_student']
 
 Logger = Callable[[str], None]
 
@@ -44,6 +44,7 @@ class Protocol:
     teacher: StageResult
     synthetic: bool = True
     pretext: Dict[str, dict] = field(default_factory=dict)
+    teacher_seed: Optional[int] = None
 
 
 def prepare_data(work_dir: str, data_root: str = 'data/synthetic_voc',
@@ -84,6 +85,7 @@ def prepare_protocol(work_dir: str,
                      tiny: bool = False,
                      iters: Optional[dict] = None,
                      skip_teacher_cache: bool = False,
+                     teacher_seed: Optional[int] = None,
                      log: Logger = print,
                      banner: Optional[Logger] = None) -> Protocol:
     """Steps 1-3 of the protocol (see the module docstring).
@@ -97,6 +99,11 @@ def prepare_protocol(work_dir: str,
         tiny (bool): The tiny synthetic dataset.
         iters (dict): :func:`~mmkd.apis.quickstart_config.parse_iters`.
         skip_teacher_cache (bool): Retrain the teacher.
+        teacher_seed (int, optional): The teacher's ``randomness.seed``
+            (default: its config's). Another seed than the config's trains
+            another teacher of the same recipe from the same pretext
+            backbones, cached in ``teacher_seed<k>/``
+            (:func:`teacher_dir_name`).
     """
     from mmkd.datasets.synthetic_voc import load_synthetic_meta
 
@@ -111,9 +118,16 @@ def prepare_protocol(work_dir: str,
                                 iters=(iters or {}).get('pretext'), log=log)
     pretrained = {k: v['checkpoint'] for k, v in pretext.items()}
 
-    teacher_dir = osp.join(work_dir, 'teacher')
-    cfg = stage_config('teacher', data_root=voc_dir, work_dir=teacher_dir,
+    cfg = stage_config('teacher', data_root=voc_dir, work_dir=work_dir,
                        iters=iters, pretrained=pretrained, dataset_info=info)
+    default_seed = cfg.get('randomness', {}).get('seed')
+    if teacher_seed is None:
+        teacher_seed = default_seed
+    teacher_dir = osp.join(work_dir,
+                           teacher_dir_name(teacher_seed, default_seed))
+    cfg.work_dir = teacher_dir
+    cfg.randomness = dict(cfg.get('randomness', None) or {},
+                          seed=teacher_seed)
     meta = load_synthetic_meta(voc_dir) if synthetic else None
     key = teacher_cache_key(cfg, dict(meta or {}, inspected=info))
     cached = None if skip_teacher_cache else load_teacher_cache(
@@ -136,7 +150,14 @@ def prepare_protocol(work_dir: str,
     if warn:
         log('WARNING: ' + warn)
     return Protocol(voc_dir=voc_dir, info=info, pretrained=pretrained,
-                    teacher=teacher, synthetic=synthetic, pretext=pretext)
+                    teacher=teacher, synthetic=synthetic, pretext=pretext,
+                    teacher_seed=teacher_seed)
+
+
+def teacher_dir_name(seed: Optional[int], default_seed: Optional[int]) -> str:
+    """``teacher`` for the config's own seed (the quickstart's cache),
+    ``teacher_seed<k>`` for another."""
+    return 'teacher' if seed == default_seed else f'teacher_seed{seed}'
 
 
 def protocol_config(stage: str, proto: Protocol, work_dir: str,

@@ -352,7 +352,6 @@ def test_ickd_grid_variants_change_only_the_grid():
         assert without_grid(cfg) == ref, name
 
 
-
 @pytest.mark.parametrize('student', ['r18', 'mbv2'])
 def test_ickd_paper_pair_has_the_paper_grids(student):
     """The ICKD paper's own VOC pair (DeepLabV3+ R101 -> R18 / MobileNetV2):
@@ -384,6 +383,7 @@ def test_ickd_paper_pair_has_the_paper_grids(student):
         assert math.isclose(item.loss.loss_weight,
                             ref_item.loss.loss_weight * (n * m / 16)**2)
         assert without_grid(cfg) == ref
+
 
 def test_flagship_recipe():
     cfg = load('ickd_voc.py')

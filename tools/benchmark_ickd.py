@@ -277,7 +277,7 @@ def main(argv=None):
 
 
 def paper_section(args, s, t):
-    B, C, S = args.batch, args.channels, args.size
+    C, S = args.channels, args.size
     print('## 1. Paper form (normalize=None)')
     print()
     fast = dict(zip(args.grids, time_interleaved(

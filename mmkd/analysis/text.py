@@ -20,7 +20,7 @@ def _cell(c: Optional[Candidate]) -> str:
     name = c.name if len(c.name) <= NAME_WIDTH else \
         '...' + c.name[-NAME_WIDTH + 3:]
     flags = ('inplace' if c.inplace_after else '') + (
-        f' =' if c.same_as else '')
+        ' =' if c.same_as else '')
     return f'{c.role or "":<8}{name:<{NAME_WIDTH}} {_shape(c):<12} ' \
         f'{flags.strip()}'
 

@@ -130,7 +130,6 @@ class IRGEdgeLoss(_IRGRelationBase):
         loss_weight (float): Multiplier. The authors: 0.005 with 'caffe'.
     """
 
-
     def compute(self, student: Union[Tensor, Sequence[Tensor]],
                 teacher: Union[Tensor, Sequence[Tensor]]) -> Tensor:
         students = tuple(student) if isinstance(student, (tuple, list)) \
@@ -173,7 +172,6 @@ class IRGTransformationLoss(_IRGRelationBase):
         gather (bool): Compute over all processes' samples. Default True.
         loss_weight (float): Multiplier. The authors: 0.005 with 'caffe'.
     """
-
 
     def setup(self, context: DistillContext) -> None:
         for side, shapes in (('student', context.student_shapes),

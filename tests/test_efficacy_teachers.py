@@ -45,7 +45,7 @@ def test_summarize_teachers_by_hand():
     table = format_teachers_table(out, [0, 1])
     assert 'teacher seed 0 / 1' in table
     assert '| 61.00 / 51.00 |' in table
-    assert '| KD | 51.00 / 43.00 | +50% / +20% | **+35%** ± 21% | 1/2 | ' \
+    assert '| KD | 51.00 / 43.00 | +50% / +20% | +35% ± 21% | 1/2 | ' \
         '4/4 |' in table
 
 

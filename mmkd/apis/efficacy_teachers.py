@@ -98,7 +98,7 @@ def format_teachers_table(rows: List[dict], seeds: Sequence[int]) -> str:
             continue
         gaps = ' / '.join(_pct(g) for g in r['gaps'])
         gap = 'n/a' if r['gap'] is None else (
-            f"**{100 * r['gap'][0]:+.0f}%** ± {100 * r['gap'][1]:.0f}%")
+            f"{100 * r['gap'][0]:+.0f}% ± {100 * r['gap'][1]:.0f}%")
         beats = 'n/a' if not r['beats_known'] else \
             f"{r['beats']}/{r['beats_known']}"
         lines.append(f"| {r['label']} | {per} | {gaps} | {gap} | {beats} | "

@@ -267,10 +267,9 @@ def main(argv=None):
         return
     work_dir = osp.abspath(args.work_dir)
     tasks = []
-    for k, proto in protos.items():
+    for i, proto in enumerate(protos.values()):
         # the student alone does not depend on the teacher: trained once
-        stages = list(args.methods) if tasks else ['baseline'] + list(
-            args.methods)
+        stages = (['baseline'] if i == 0 else []) + list(args.methods)
         tasks += [dict(stage=stage, seed=seed, teacher_seed=proto.teacher_seed,
                        work_dir=osp.join(
                            work_dir if stage == 'baseline' else
@@ -282,6 +281,7 @@ def main(argv=None):
     records += run_all(tasks, args.jobs, start)
 
     base = [r for r in records if r['stage'] == 'baseline']
+    first = next(r for r in base if r['seed'] == args.seeds[0])
     rows_by_teacher = {}
     for proto in protos.values():
         mine = base + [r for r in records if r['stage'] != 'baseline' and
@@ -289,7 +289,6 @@ def main(argv=None):
         rows = summarize(mine, proto.teacher.miou, args.methods, args.seeds)
         controls = {}
         if not args.no_diagnostics:
-            first = next(r for r in base if r['seed'] == args.seeds[0])
             for m in args.methods:
                 controls[m] = baseline_cka(proto, m, first['checkpoint'],
                                            args.iters_dict)

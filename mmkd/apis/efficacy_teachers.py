@@ -12,18 +12,11 @@ fraction of the gap closed under each teacher and its mean and spread over
 teachers, how many teachers it beats the student alone by 2 std under, and
 its wins over every (teacher, seed) pair.
 """
-import statistics
 from typing import Dict, List, Sequence
 
+from .efficacy import _mean_std
+
 __all__ = ['summarize_teachers', 'format_teachers_table', 'teachers_report']
-
-
-def _mean_std(values):
-    values = list(values)
-    if not values:
-        return None
-    return (statistics.fmean(values),
-            statistics.stdev(values) if len(values) > 1 else 0.0)
 
 
 def summarize_teachers(rows_by_teacher: Dict[int, List[dict]]) -> List[dict]:
@@ -64,7 +57,7 @@ def summarize_teachers(rows_by_teacher: Dict[int, List[dict]]) -> List[dict]:
             gaps = [by[k][stage]['gap'] for k in seeds]
             known = [g for g in gaps if g is not None]
             row.update(
-                gaps=gaps, gap=_mean_std(known),
+                gaps=gaps, gap=_mean_std(known) if known else None,
                 beats=sum(bool(by[k][stage]['beats_2std']) for k in seeds),
                 beats_known=sum(by[k][stage]['beats_2std'] is not None
                                 for k in seeds),

@@ -257,6 +257,11 @@ def test_benchmark_on_another_dataset(other_voc, tmp_path, capsys):
     cka = kd['cka']['after']['loss_kd']
     assert 0 <= cka['raw'] <= 1 and 0 <= cka['transformed'] <= 1
     assert data['info']['classes'] == ['bg', 'round', 'hoop', 'tri']
+    # KD distils logits: its target's statistics, against the student alone
+    target = data['logit_targets']['kd']['loss_kd']
+    assert target['tau'] == 1.0 and target['teacher']['pixels'] > 0
+    assert target['teacher']['label_mass'] <= target['teacher']['top_mass']
+    assert 'Logit targets (' in text and '| kd | loss_kd | 1 |' in text
     for name in ('efficacy_miou.png', 'efficacy_cka.png',
                  'efficacy_grad_ratio.png'):
         with open(out / name, 'rb') as f:

@@ -48,6 +48,7 @@ except ImportError:  # run from a checkout without `pip install -e .`
 
 from mmkd.apis.efficacy import (baseline_cka, format_table, load_record,
                                 run_key, run_tasks, summarize)
+from mmkd.apis.efficacy_targets import format_targets, method_targets
 from mmkd.apis.quickstart_config import (EFFICACY_METHODS,
                                          QUICKSTART_DISTILL_STAGES,
                                          QUICKSTART_TINY_ITERS, parse_iters)
@@ -287,14 +288,17 @@ def main(argv=None):
         mine = base + [r for r in records if r['stage'] != 'baseline' and
                        r['teacher_seed'] == proto.teacher_seed]
         rows = summarize(mine, proto.teacher.miou, args.methods, args.seeds)
-        controls = {}
+        controls, targets = {}, {}
         if not args.no_diagnostics:
             for m in args.methods:
                 controls[m] = baseline_cka(proto, m, first['checkpoint'],
                                            args.iters_dict)
+            targets = method_targets(proto, args.methods,
+                                     first['checkpoint'], args.iters_dict)
         out = args.out if len(protos) == 1 and args.out else osp.join(
             _runs_dir(work_dir, proto), 'efficacy.md')
-        write_outputs(args, proto, rows, mine, controls, start, out)
+        write_outputs(args, proto, rows, mine, controls, start, out,
+                      targets)
         rows_by_teacher[proto.teacher_seed] = rows
     if len(protos) > 1:
         write_teachers(args, protos, rows_by_teacher, start)
@@ -348,7 +352,8 @@ def split_done(tasks, args):
     return records, todo
 
 
-def write_outputs(args, proto, rows, records, controls, start, out):
+def write_outputs(args, proto, rows, records, controls, start, out,
+                  targets=None):
     from mmkd.apis.efficacy_plots import plot_diagnostics
     t = proto.teacher
     student_iters = sorted({r['max_iters'] for r in records})
@@ -371,6 +376,7 @@ def write_outputs(args, proto, rows, records, controls, start, out):
                  f'{args.seeds[0]}) at each method\'s layer, raw: ' +
                  ', '.join(f'{m} {next(iter(c.values()))["raw"]:.2f}'
                            for m, c in controls.items()) + '\n')
+    text += format_targets(targets or {}, args.seeds[0])
     warnings = [r['warning'] for r in records if r.get('warning')]
     if warnings:
         text += '\nWarnings:\n' + ''.join(f'- {w}\n' for w in warnings)
@@ -383,6 +389,7 @@ def write_outputs(args, proto, rows, records, controls, start, out):
     atomic_write_text(text, out)
     atomic_write_json(
         dict(rows=rows, records=records, controls=controls,
+             logit_targets=targets or {},
              teacher=dict(checkpoint=t.checkpoint, metrics=t.metrics,
                           seed=proto.teacher_seed),
              info={k: v for k, v in proto.info.items()}),

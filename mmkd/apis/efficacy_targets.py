@@ -1,0 +1,215 @@
+"""What a logit-distillation target says beyond the labels.
+
+KD (Hinton et al., 2015) trains the student towards the teacher's
+per-pixel distribution ``p = softmax(z_T / tau)`` over the classes. That
+target carries information the labels lack only where ``p`` is not
+one-hot on the labelled class. Per labelled pixel (label ``y``,
+``ignore_index`` left out), averaged over pixels:
+
+    top_mass   = max_c p_c                 (1: one-hot)
+    label_mass = p_y                       (1: the label itself)
+    agree      = [argmax_c p_c == y]       (the teacher's class is the label)
+    entropy    = -sum_c p_c log p_c        (nats; 0: one-hot)
+
+Near ``top_mass = label_mass = agree = 1`` the KD term asks what the
+cross-entropy already asks. The same numbers for a student's logits
+(``agree``) say how far the labels alone already took it. The efficacy
+benchmark reports them for every distill item on class logits
+(docs/efficacy.md, "KD and IRG").
+"""
+import copy
+from typing import Dict, Iterable, Optional
+
+import torch
+import torch.nn.functional as F
+
+__all__ = ['logit_target_stats', 'merge_target_stats', 'logit_items',
+           'measure_logit_targets', 'format_targets']
+
+KEYS = ('top_mass', 'label_mass', 'agree', 'entropy')
+
+
+def logit_target_stats(logits: torch.Tensor,
+                       labels: torch.Tensor,
+                       tau: float = 1.0,
+                       ignore_index: int = 255) -> Dict[str, float]:
+    """The target ``softmax(logits / tau)`` against the labels, per pixel.
+
+    Args:
+        logits (Tensor): ``B x C x h x w`` class logits.
+        labels (Tensor): ``B x H x W`` (or ``B x 1 x H x W``) class
+            indices; resized to ``h x w`` by nearest neighbour if needed.
+        tau (float): Softmax temperature (> 0), the loss's.
+        ignore_index (int): Label of pixels left out.
+
+    Returns:
+        dict: ``pixels`` (labelled pixels counted) and the means
+        ``top_mass``, ``label_mass``, ``agree``, ``entropy`` over them (NaN
+        when no pixel is labelled).
+    """
+    if logits.ndim != 4:
+        raise ValueError(f'logits must be B x C x h x w, got '
+                         f'{tuple(logits.shape)}')
+    if labels.ndim == 4 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 3 or labels.shape[0] != logits.shape[0]:
+        raise ValueError(f'labels must be B x H x W with B = '
+                         f'{logits.shape[0]}, got {tuple(labels.shape)}')
+    if not tau > 0:
+        raise ValueError(f'tau must be > 0, got {tau}')
+    if labels.shape[-2:] != logits.shape[-2:]:
+        labels = F.interpolate(labels[:, None].float(),
+                               size=logits.shape[-2:],
+                               mode='nearest')[:, 0]
+    labels = labels.long()
+    valid = labels != ignore_index
+    num_classes = logits.shape[1]
+    bad = valid & ((labels < 0) | (labels >= num_classes))
+    if bad.any():
+        raise ValueError(
+            f'labels hold {sorted(labels[bad].unique().tolist())[:5]}, '
+            f'outside the logits\' {num_classes} classes and not '
+            f'ignore_index={ignore_index}: pass the dataset\'s ignore_index '
+            'or logits with one channel per class')
+    n = int(valid.sum())
+    if n == 0:
+        return dict(pixels=0, **{k: float('nan') for k in KEYS})
+    p = (logits.detach().double() / tau).softmax(1)
+    top, arg = p.max(1)
+    label_p = p.gather(1, labels.clamp(0, num_classes - 1)[:, None])[:, 0]
+    entropy = -(p * p.clamp_min(1e-300).log()).sum(1)
+    return dict(pixels=n,
+                top_mass=float(top[valid].mean()),
+                label_mass=float(label_p[valid].mean()),
+                agree=float((arg == labels)[valid].double().mean()),
+                entropy=float(entropy[valid].mean()))
+
+
+def merge_target_stats(parts: Iterable[Dict[str, float]]) -> Dict[str, float]:
+    """Pixel-weighted means of several :func:`logit_target_stats`."""
+    parts = [p for p in parts if p['pixels'] > 0]
+    n = sum(p['pixels'] for p in parts)
+    if n == 0:
+        return dict(pixels=0, **{k: float('nan') for k in KEYS})
+    return dict(pixels=n, **{
+        k: sum(p[k] * p['pixels'] for p in parts) / n for k in KEYS})
+
+
+def logit_items(cfg) -> Dict[str, float]:
+    """Distill items on class logits: the output of the decode head's
+    classifier (``decode_head.conv_seg``) on both sides. Returns item name
+    -> its loss's ``tau`` (1.0 if it has none)."""
+    out = {}
+    for item in cfg.model.get('distill', None) or []:
+        sides = [item.get(s, {}) for s in ('student', 'teacher')]
+        if all(s.get('module', None) == 'decode_head.conv_seg'
+               and s.get('source', 'output') == 'output' for s in sides):
+            out[item['name']] = float(item.get('loss', {}).get('tau', 1.0))
+    return out
+
+
+def _train_images(cfg):
+    """The training split read with the val pipeline (no crops or flips)."""
+    train = cfg.train_dataloader.dataset
+    while 'dataset' in train and 'ann_file' not in train:
+        train = train.dataset  # a wrapper (repeat / class balancing)
+    ds = copy.deepcopy(cfg.val_dataloader.dataset)
+    for key in ('data_root', 'ann_file', 'data_prefix'):
+        if key in train:
+            ds[key] = copy.deepcopy(train[key])
+    return ds
+
+
+def measure_logit_targets(cfg,
+                          student_checkpoint: Optional[str] = None,
+                          max_images: int = 256,
+                          ignore_index: int = 255) -> Dict[str, dict]:
+    """:func:`logit_target_stats` of the teacher and of a student at each
+    logit item of ``cfg``, on the first ``max_images`` training images.
+
+    Args:
+        cfg: A distillation config (teacher checkpoint set).
+        student_checkpoint (str, optional): The student to compare, as
+            :func:`~mmkd.apis.efficacy_cka.distill_cka` takes it (e.g. the
+            student trained alone); None: the student at its start.
+        max_images (int): Training images used.
+        ignore_index (int): Label of unlabelled pixels.
+
+    Returns:
+        dict: item -> ``dict(tau=, teacher=stats, student=stats)``; empty
+        when ``cfg`` distils no logits.
+    """
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import DefaultScope
+
+    from mmkd.registry import DATASETS
+    from .efficacy_cka import _first, _model
+    items = logit_items(cfg)
+    if not items:
+        return {}
+    model = _model(cfg, student_checkpoint, 0)
+    parts = {name: dict(teacher=[], student=[]) for name in items}
+    with DefaultScope.overwrite_default_scope('mmkd'):
+        dataset = DATASETS.build(_train_images(cfg))
+        n = min(max_images, len(dataset))
+        for start in range(0, n, 16):
+            batch = pseudo_collate(
+                [dataset[i] for i in range(start, min(n, start + 16))])
+            data = model.data_preprocessor(batch, False)
+            labels = torch.stack(
+                [d.gt_sem_seg.data for d in data['data_samples']])
+            s, t = model.extract(data['inputs'], data['data_samples'],
+                                 transformed=False)
+            for name, tau in items.items():
+                for side, feats in (('teacher', t), ('student', s)):
+                    parts[name][side].append(logit_target_stats(
+                        _first(feats[name]).float(), labels, tau,
+                        ignore_index))
+    model.remove_hooks()
+    return {name: dict(tau=items[name],
+                       **{side: merge_target_stats(v)
+                          for side, v in sides.items()})
+            for name, sides in parts.items()}
+
+
+def format_targets(targets: Dict[str, dict], seed: int = 0) -> str:
+    """The report's section: per method and logit item, the teacher's
+    target and how often the teacher's and the student alone's (``seed``)
+    top class is the label; '' without logit items."""
+    lines = []
+    for method, items in targets.items():
+        for name, r in items.items():
+            t, s = r['teacher'], r['student']
+            lines.append(
+                f"| {method} | {name} | {r['tau']:g} | {t['top_mass']:.2f} "
+                f"| {t['label_mass']:.2f} | {t['entropy']:.2f} "
+                f"| {100 * t['agree']:.0f}% | {100 * s['agree']:.0f}% |")
+    if not lines:
+        return ''
+    pixels = next(iter(next(iter(targets.values())).values()))
+    return (
+        f"\nLogit targets ({pixels['teacher']['pixels']} labelled pixels of "
+        'the training split, val pipeline): what the teacher\'s per-pixel '
+        'softmax at the item\'s tau says beyond the label, against the '
+        f'student alone (seed {seed}).\n\n'
+        '| method | item | tau | teacher top-class mass | mass on the label '
+        '| entropy (nats) | teacher argmax = label | student alone argmax '
+        '= label |\n|---|---|---:|---:|---:|---:|---:|---:|\n'
+        + '\n'.join(lines) + '\n')
+
+
+def method_targets(proto, methods, checkpoint: str,
+                   iters=None) -> Dict[str, dict]:
+    """:func:`measure_logit_targets` for each of ``methods`` that distils
+    logits, under ``proto``'s teacher, against the student trained alone
+    (``checkpoint``); methods without a logit item are left out."""
+    from .quickstart_config import stage_config
+    out = {}
+    for method in methods:
+        cfg = stage_config(
+            method, data_root=proto.voc_dir, work_dir='/tmp', iters=iters,
+            seed=0, teacher_checkpoint=proto.teacher.checkpoint,
+            pretrained=proto.pretrained, dataset_info=proto.info)
+        if logit_items(cfg):
+            out[method] = measure_logit_targets(cfg, checkpoint)
+    return out

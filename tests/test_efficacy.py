@@ -261,6 +261,8 @@ def test_benchmark_on_another_dataset(other_voc, tmp_path, capsys):
     target = data['logit_targets']['kd']['loss_kd']
     assert target['tau'] == 1.0 and target['teacher']['pixels'] > 0
     assert target['teacher']['label_mass'] <= target['teacher']['top_mass']
+    assert set(target) == {'tau', 'teacher', 'alone', 'distilled'}
+    assert target['alone'] != target['distilled']  # two checkpoints read
     assert 'Logit targets (' in text and '| kd | loss_kd | 1 |' in text
     for name in ('efficacy_miou.png', 'efficacy_cka.png',
                  'efficacy_grad_ratio.png'):

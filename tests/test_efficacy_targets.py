@@ -37,6 +37,13 @@ def test_stats_by_hand():
     assert s2['top_mass'] == pytest.approx(p)
     assert s2['label_mass'] == pytest.approx(0.5)
     assert s2['entropy'] > s['entropy']  # softer
+    # a reference (the teacher) choosing class 1 on both pixels: the
+    # logits' argmax (0, 1) agrees on pixel 1 only
+    ref = torch.tensor([[0.0, 0.0, 0.0], [1.0, 1.0, 1.0]])[None, :, None]
+    s3 = logit_target_stats(logits, labels, reference=ref)
+    assert s3['agree_ref'] == pytest.approx(0.5)
+    assert 'agree_ref' not in s
+    assert merge_target_stats([s3, s3])['agree_ref'] == pytest.approx(0.5)
 
 
 def test_labels_resized_to_the_logits_and_merged_by_pixels():
@@ -70,6 +77,8 @@ def test_errors_name_the_problem():
         logit_target_stats(logits[0], labels)
     with pytest.raises(ValueError, match='B x H x W with B = 1'):
         logit_target_stats(logits, labels.repeat(2, 1, 1))
+    with pytest.raises(ValueError, match="reference must be B x C' x h x w"):
+        logit_target_stats(logits, labels, reference=logits[..., :2])
     with pytest.raises(ValueError, match='tau must be > 0'):
         logit_target_stats(logits, labels, tau=0.0)
     with pytest.raises(ValueError, match=r"\[7\].*2 classes.*ignore_index"):
@@ -117,9 +126,17 @@ def test_measure_matches_a_direct_forward(tmp_path):
         for side, net in (('teacher', model.teacher),
                           ('student', model.student)):
             logits = net.decode_head(net.extract_feat(data['inputs']))
-            want = logit_target_stats(logits, labels)
+            want = logit_target_stats(
+                logits, labels, reference=None if side == 'teacher' else
+                model.teacher.decode_head(
+                    model.teacher.extract_feat(data['inputs'])))
             assert got['loss_kd'][side] == pytest.approx(want), side
-    assert got['loss_kd']['teacher'] != pytest.approx(
-        got['loss_kd']['student'])  # the test can tell the two apart
-    text = format_targets({'kd': got})
+    assert got['loss_kd']['teacher']['agree'] != pytest.approx(
+        got['loss_kd']['student']['agree'])  # it can tell the two apart
+    r = got['loss_kd']
+    text = format_targets({'kd': {'loss_kd': dict(
+        tau=1.0, teacher=r['teacher'], alone=r['student'],
+        distilled=r['student'])}})
+    agree = f"{100 * r['student']['agree_ref']:.0f}%"
     assert '| kd | loss_kd | 1 |' in text and 'labelled pixels' in text
+    assert text.rstrip().endswith(f'| {agree} | {agree} |'), text

@@ -293,8 +293,10 @@ def main(argv=None):
             for m in args.methods:
                 controls[m] = baseline_cka(proto, m, first['checkpoint'],
                                            args.iters_dict)
-            targets = method_targets(proto, args.methods,
-                                     first['checkpoint'], args.iters_dict)
+            targets = method_targets(
+                proto, args.methods, first['checkpoint'],
+                {r['stage']: r['checkpoint'] for r in mine
+                 if r['seed'] == args.seeds[0]}, args.iters_dict)
         out = args.out if len(protos) == 1 and args.out else osp.join(
             _runs_dir(work_dir, proto), 'efficacy.md')
         write_outputs(args, proto, rows, mine, controls, start, out,

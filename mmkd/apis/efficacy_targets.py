@@ -13,8 +13,10 @@ one-hot on the labelled class. Per labelled pixel (label ``y``,
 
 Near ``top_mass = label_mass = agree = 1`` the KD term asks what the
 cross-entropy already asks. The same numbers for a student's logits
-(``agree``) say how far the labels alone already took it. The efficacy
-benchmark reports them for every distill item on class logits
+(``agree``) say how far the labels alone already took it, and
+``agree_ref = [argmax_c s_c == argmax_c p_c]`` how often the student takes
+the teacher's decision. The efficacy benchmark reports them for every
+distill item on class logits, for the student alone and the distilled one
 (docs/efficacy.md, "KD and IRG").
 """
 import copy
@@ -32,7 +34,9 @@ KEYS = ('top_mass', 'label_mass', 'agree', 'entropy')
 def logit_target_stats(logits: torch.Tensor,
                        labels: torch.Tensor,
                        tau: float = 1.0,
-                       ignore_index: int = 255) -> Dict[str, float]:
+                       ignore_index: int = 255,
+                       reference: Optional[torch.Tensor] = None
+                       ) -> Dict[str, float]:
     """The target ``softmax(logits / tau)`` against the labels, per pixel.
 
     Args:
@@ -41,11 +45,13 @@ def logit_target_stats(logits: torch.Tensor,
             indices; resized to ``h x w`` by nearest neighbour if needed.
         tau (float): Softmax temperature (> 0), the loss's.
         ignore_index (int): Label of pixels left out.
+        reference (Tensor, optional): Other ``B x C' x h x w`` logits (the
+            teacher's): adds ``agree_ref``, how often the two argmaxes agree.
 
     Returns:
         dict: ``pixels`` (labelled pixels counted) and the means
-        ``top_mass``, ``label_mass``, ``agree``, ``entropy`` over them (NaN
-        when no pixel is labelled).
+        ``top_mass``, ``label_mass``, ``agree``, ``entropy`` (and
+        ``agree_ref``) over them (NaN when no pixel is labelled).
     """
     if logits.ndim != 4:
         raise ValueError(f'logits must be B x C x h x w, got '
@@ -71,28 +77,41 @@ def logit_target_stats(logits: torch.Tensor,
             f'outside the logits\' {num_classes} classes and not '
             f'ignore_index={ignore_index}: pass the dataset\'s ignore_index '
             'or logits with one channel per class')
+    if reference is not None and (
+            reference.ndim != 4 or reference.shape[0] != logits.shape[0]
+            or reference.shape[-2:] != logits.shape[-2:]):
+        raise ValueError(f'reference must be B x C\' x h x w like the '
+                         f'logits {tuple(logits.shape)}, got '
+                         f'{tuple(reference.shape)}')
+    keys = KEYS + (('agree_ref', ) if reference is not None else ())
     n = int(valid.sum())
     if n == 0:
-        return dict(pixels=0, **{k: float('nan') for k in KEYS})
+        return dict(pixels=0, **{k: float('nan') for k in keys})
     p = (logits.detach().double() / tau).softmax(1)
     top, arg = p.max(1)
     label_p = p.gather(1, labels.clamp(0, num_classes - 1)[:, None])[:, 0]
     entropy = -(p * p.clamp_min(1e-300).log()).sum(1)
-    return dict(pixels=n,
-                top_mass=float(top[valid].mean()),
-                label_mass=float(label_p[valid].mean()),
-                agree=float((arg == labels)[valid].double().mean()),
-                entropy=float(entropy[valid].mean()))
+    out = dict(pixels=n,
+               top_mass=float(top[valid].mean()),
+               label_mass=float(label_p[valid].mean()),
+               agree=float((arg == labels)[valid].double().mean()),
+               entropy=float(entropy[valid].mean()))
+    if reference is not None:
+        same = arg == reference.detach().argmax(1)
+        out['agree_ref'] = float(same[valid].double().mean())
+    return out
 
 
 def merge_target_stats(parts: Iterable[Dict[str, float]]) -> Dict[str, float]:
     """Pixel-weighted means of several :func:`logit_target_stats`."""
+    parts = list(parts)
+    keys = [k for k in parts[0] if k != 'pixels'] if parts else list(KEYS)
     parts = [p for p in parts if p['pixels'] > 0]
     n = sum(p['pixels'] for p in parts)
     if n == 0:
-        return dict(pixels=0, **{k: float('nan') for k in KEYS})
+        return dict(pixels=0, **{k: float('nan') for k in keys})
     return dict(pixels=n, **{
-        k: sum(p[k] * p['pixels'] for p in parts) / n for k in KEYS})
+        k: sum(p[k] * p['pixels'] for p in parts) / n for k in keys})
 
 
 def logit_items(cfg) -> Dict[str, float]:
@@ -161,10 +180,12 @@ def measure_logit_targets(cfg,
             s, t = model.extract(data['inputs'], data['data_samples'],
                                  transformed=False)
             for name, tau in items.items():
-                for side, feats in (('teacher', t), ('student', s)):
-                    parts[name][side].append(logit_target_stats(
-                        _first(feats[name]).float(), labels, tau,
-                        ignore_index))
+                teacher = _first(t[name]).float()
+                parts[name]['teacher'].append(logit_target_stats(
+                    teacher, labels, tau, ignore_index))
+                parts[name]['student'].append(logit_target_stats(
+                    _first(s[name]).float(), labels, tau, ignore_index,
+                    reference=teacher))
     model.remove_hooks()
     return {name: dict(tau=items[name],
                        **{side: merge_target_stats(v)
@@ -174,35 +195,44 @@ def measure_logit_targets(cfg,
 
 def format_targets(targets: Dict[str, dict], seed: int = 0) -> str:
     """The report's section: per method and logit item, the teacher's
-    target and how often the teacher's and the student alone's (``seed``)
-    top class is the label; '' without logit items."""
+    target, and how often the top class of the teacher, the student alone
+    and the distilled student (both ``seed``) is the label, and the
+    students' is the teacher's; '' without logit items."""
     lines = []
     for method, items in targets.items():
         for name, r in items.items():
-            t, s = r['teacher'], r['student']
+            t, a, d = r['teacher'], r['alone'], r['distilled']
+            shares = (t['agree'], a['agree'], d['agree'], a['agree_ref'],
+                      d['agree_ref'])
             lines.append(
                 f"| {method} | {name} | {r['tau']:g} | {t['top_mass']:.2f} "
-                f"| {t['label_mass']:.2f} | {t['entropy']:.2f} "
-                f"| {100 * t['agree']:.0f}% | {100 * s['agree']:.0f}% |")
+                f"| {t['label_mass']:.2f} | {t['entropy']:.2f} | "
+                + ' | '.join(f'{100 * v:.0f}%' for v in shares) + ' |')
     if not lines:
         return ''
     pixels = next(iter(next(iter(targets.values())).values()))
     return (
         f"\nLogit targets ({pixels['teacher']['pixels']} labelled pixels of "
         'the training split, val pipeline): what the teacher\'s per-pixel '
-        'softmax at the item\'s tau says beyond the label, against the '
-        f'student alone (seed {seed}).\n\n'
+        'softmax at the item\'s tau says beyond the label, and whose '
+        f'decisions the students (seed {seed}) take.\n\n'
         '| method | item | tau | teacher top-class mass | mass on the label '
-        '| entropy (nats) | teacher argmax = label | student alone argmax '
-        '= label |\n|---|---|---:|---:|---:|---:|---:|---:|\n'
+        '| entropy (nats) | argmax = label: teacher | student alone '
+        '| distilled | argmax = teacher\'s: student alone | distilled |\n'
+        '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n'
         + '\n'.join(lines) + '\n')
 
 
-def method_targets(proto, methods, checkpoint: str,
+def method_targets(proto, methods, alone: str, distilled: Dict[str, str],
                    iters=None) -> Dict[str, dict]:
     """:func:`measure_logit_targets` for each of ``methods`` that distils
-    logits, under ``proto``'s teacher, against the student trained alone
-    (``checkpoint``); methods without a logit item are left out."""
+    logits, under ``proto``'s teacher, for the student trained alone
+    (checkpoint ``alone``) and the distilled one (``distilled[method]``).
+
+    Returns:
+        dict: method -> item -> ``dict(tau=, teacher=, alone=,
+        distilled=)``; methods without a logit item are left out.
+    """
     from .quickstart_config import stage_config
     out = {}
     for method in methods:
@@ -210,6 +240,12 @@ def method_targets(proto, methods, checkpoint: str,
             method, data_root=proto.voc_dir, work_dir='/tmp', iters=iters,
             seed=0, teacher_checkpoint=proto.teacher.checkpoint,
             pretrained=proto.pretrained, dataset_info=proto.info)
-        if logit_items(cfg):
-            out[method] = measure_logit_targets(cfg, checkpoint)
+        if not logit_items(cfg):
+            continue
+        a = measure_logit_targets(cfg, alone)
+        d = measure_logit_targets(cfg, distilled[method])
+        out[method] = {name: dict(tau=r['tau'], teacher=r['teacher'],
+                                  alone=r['student'],
+                                  distilled=d[name]['student'])
+                       for name, r in a.items()}
     return out

@@ -18,9 +18,11 @@ trained connector). :func:`icc_mean_share` measures how much of ICKD-S's
 cell matrices the channel means explain (docs/efficacy.md).
 """
 import copy
+import logging
 from typing import Dict, Optional
 
 import torch
+from mmengine.logging import MMLogger
 
 __all__ = ['linear_cka', 'feature_rows', 'distill_cka', 'icc_mean_share']
 
@@ -105,7 +107,16 @@ def _model(cfg, student_checkpoint: Optional[str], seed: int):
     set_random_seed(seed)
     with DefaultScope.overwrite_default_scope('mmkd'):
         model = MODELS.build(copy.deepcopy(cfg.model))
-    model.init_weights()  # the start of training: pretrained backbone
+    # the start of training: pretrained backbone. Without a log file
+    # mmengine logs every parameter's init at INFO (thousands of lines per
+    # model in the benchmark's console): kept to warnings here
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
     if student_checkpoint is not None:
         from mmengine.runner.checkpoint import _load_checkpoint
         ckpt = _load_checkpoint(student_checkpoint, map_location='cpu')

@@ -91,6 +91,11 @@ def test_logit_items_reads_the_configs():
     assert logit_items(stage_config('kd', **kw)) == {'loss_kd': 1.0}
     assert logit_items(stage_config('kd_t4', **kw)) == {'loss_kd': 4.0}
     assert logit_items(stage_config('at', **kw)) == {}
+    # items whose sides are lists of features (MGD; IRG's transformation
+    # term beside its vertex term on the logits) are not logit items
+    assert logit_items(stage_config('mgd_amp', **kw)) == {}
+    assert logit_items(stage_config('irg_3t', **kw)) == {
+        'loss_irg_vertex': 1.0}
     assert format_targets({}) == ''
 
 

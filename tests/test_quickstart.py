@@ -275,6 +275,9 @@ def test_quickstart_tiny_end_to_end(tmp_path):
         assert set(result.stages[m].extra['cka']) == {'before', 'after'}
     for role in ('teacher', 'student'):
         assert os.listdir(osp.join(work_dir, 'pretext', role))
+    # KD distils logits: what its target says beyond the labels is reported
+    assert '| kd | loss_kd | 1 |' in result.diagnostics
+    assert '| ickd |' not in result.diagnostics.split('Logit targets')[1]
 
     report = osp.join(work_dir, 'report')
     for name in ('loss_curves.png', 'miou_bars.png', 'icc_heatmaps.png',

@@ -120,8 +120,10 @@ def logit_items(cfg) -> Dict[str, float]:
     -> its loss's ``tau`` (1.0 if it has none)."""
     out = {}
     for item in cfg.model.get('distill', None) or []:
-        sides = [item.get(s, {}) for s in ('student', 'teacher')]
-        if all(s.get('module', None) == 'decode_head.conv_seg'
+        sides = [item.get(s, None) for s in ('student', 'teacher')]
+        # a side may also be a list of features (e.g. IRG's edge term)
+        if all(isinstance(s, dict)
+               and s.get('module', None) == 'decode_head.conv_seg'
                and s.get('source', 'output') == 'output' for s in sides):
             out[item['name']] = float(item.get('loss', {}).get('tau', 1.0))
     return out

@@ -2,7 +2,8 @@
 CKA of its distilled feature to the teacher's before and after training
 (and the student trained alone at the same layer, as the control), the
 distillation / task gradient ratio over training, and the training time
-relative to the student alone; with the plots of
+relative to the student alone, and what the logit targets say beyond the
+labels (:mod:`mmkd.apis.efficacy_targets`); with the plots of
 :mod:`mmkd.apis.efficacy_plots`."""
 import os.path as osp
 from typing import Callable, Dict, List
@@ -10,6 +11,7 @@ from typing import Callable, Dict, List
 from .efficacy import baseline_cka, format_table, summarize
 from .efficacy_hooks import load_grad_ratios
 from .efficacy_plots import plot_diagnostics
+from .efficacy_targets import format_targets, method_targets
 
 __all__ = ['quickstart_diagnostics']
 
@@ -20,8 +22,9 @@ def quickstart_diagnostics(proto, results: Dict, methods: List[str],
     """Measure and plot the diagnostics of a finished quickstart.
 
     Returns:
-        dict: ``table`` (Markdown, one seed), ``plots`` (name -> path) and
-        ``controls`` (method -> CKA of the student trained alone).
+        dict: ``table`` (Markdown, one seed), ``plots`` (name -> path),
+        ``controls`` (method -> CKA of the student trained alone) and
+        ``targets`` (:func:`~mmkd.apis.efficacy_targets.method_targets`).
     """
     from .efficacy_cka import distill_cka
     from .quickstart_protocol import student_config
@@ -54,5 +57,9 @@ def quickstart_diagnostics(proto, results: Dict, methods: List[str],
               '(raw): ' + ', '.join(
                   f'{m} {next(iter(c.values()))["raw"]:.2f}'
                   for m, c in controls.items()))
-    return dict(table=table, controls=controls,
+    targets = method_targets(proto, methods, results['baseline'].checkpoint,
+                             {m: results[m].checkpoint for m in methods},
+                             iters)
+    table += '\n' + format_targets(targets, seed)
+    return dict(table=table, controls=controls, targets=targets,
                 plots={osp.basename(p): p for p in plots})

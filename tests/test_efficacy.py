@@ -299,6 +299,60 @@ def test_benchmark_on_another_dataset(other_voc, tmp_path, capsys):
     assert '2 runs done before, 0 to train' in capsys.readouterr().out
 
 
+@pytest.fixture(scope='module')
+def varied_voc(tmp_path_factory):
+    """A VOC-layout dataset whose images vary in size, as Pascal VOC's do:
+    every other image (and its label) resized to a non-square size."""
+    from PIL import Image
+    tmp = tmp_path_factory.mktemp('varied')
+    src = generate_synthetic_voc(str(tmp / 'gen'), num_train=12, num_val=6,
+                                 img_size=48, seed=4)
+    dst = tmp / 'VOC2012'
+    shutil.copytree(src, dst)
+    os.remove(dst / 'meta.json')
+    names = sorted(os.listdir(dst / 'JPEGImages'))
+    for i, name in enumerate(names[::2]):
+        size = (64, 40) if i % 2 else (36, 56)
+        img = dst / 'JPEGImages' / name
+        Image.open(img).resize(size, Image.BILINEAR).save(img)
+        seg = dst / 'SegmentationClass' / name.replace('.jpg', '.png')
+        Image.open(seg).resize(size, Image.NEAREST).save(seg)
+    return str(dst)
+
+
+def test_images_of_varied_sizes(varied_voc, other_voc, tmp_path):
+    """Images of several sizes (Pascal VOC's case): evaluation batches hold
+    one image (mmseg stacks one size only), the diagnostics batch by size,
+    and the whole protocol runs."""
+    import sys
+    info = inspect_voc(varied_voc)
+    assert info['image_sizes_vary'] is True
+    assert 'image_sizes_vary' not in inspect_voc(other_voc)
+    cfg = stage_config('mgd_amp', data_root=varied_voc, work_dir='w',
+                       teacher_checkpoint='t.pth', dataset_info=info)
+    hook = next(h for h in cfg.custom_hooks if 'dataloader' in h)
+    assert (cfg.val_dataloader.batch_size, cfg.test_dataloader.batch_size,
+            hook['dataloader']['batch_size']) == (1, 1, 1)
+    assert cfg.train_dataloader.batch_size == 8  # random crops: one size
+    fixed = stage_config('mgd_amp', data_root=other_voc, work_dir='w',
+                         teacher_checkpoint='t.pth',
+                         dataset_info=inspect_voc(other_voc))
+    assert fixed.val_dataloader.batch_size == 16
+
+    sys.path.insert(0, osp.join(REPO, 'tools'))
+    import benchmark_efficacy
+    out = tmp_path / 'eff'
+    benchmark_efficacy.main([
+        '--data-root', varied_voc, '--work-dir', str(out), '--seeds', '0',
+        '--methods', 'kd', 'mgd_amp', '--jobs', '1', '--iters',
+        'teacher=2,student=2,pretext=2'])
+    data = json.loads((out / 'efficacy.json').read_text())
+    stages = {r['stage']: r for r in data['records']}
+    assert set(stages) == {'baseline', 'kd', 'mgd_amp'}
+    assert stages['mgd_amp']['cka']['after']  # CKA on images of all sizes
+    assert data['logit_targets']['kd']['loss_kd']['teacher']['pixels'] > 0
+
+
 def test_table_says_n_a_for_two_std_on_one_seed():
     """'> 2 std' needs a spread: with one seed it is 'n/a', not 'yes'."""
     from mmkd.apis.efficacy import format_table, summarize

@@ -24,7 +24,8 @@ from typing import Dict, Optional
 import torch
 from mmengine.logging import MMLogger
 
-__all__ = ['linear_cka', 'feature_rows', 'distill_cka', 'icc_mean_share']
+__all__ = ['linear_cka', 'feature_rows', 'distill_cka', 'icc_mean_share',
+           'same_size_batches']
 
 
 def linear_cka(x: torch.Tensor, y: torch.Tensor) -> float:
@@ -95,6 +96,23 @@ def icc_mean_share(x: torch.Tensor, grid: int) -> float:
     return float(shares.mean()) if shares.numel() else float('nan')
 
 
+def same_size_batches(dataset, n: int, size: int = 16):
+    """The first ``n`` samples of ``dataset``, collated in batches of up
+    to ``size`` consecutive samples of one image size (a test-mode data
+    preprocessor stacks one size only; VOC's images vary)."""
+    from mmengine.dataset import pseudo_collate
+    batch = []
+    for i in range(n):
+        sample = dataset[i]
+        if batch and (len(batch) == size or sample['inputs'].shape !=
+                      batch[0]['inputs'].shape):
+            yield pseudo_collate(batch)
+            batch = []
+        batch.append(sample)
+    if batch:
+        yield pseudo_collate(batch)
+
+
 def _first(v):
     return v[0] if isinstance(v, (tuple, list)) else v
 
@@ -147,7 +165,6 @@ def distill_cka(cfg, student_checkpoint: Optional[str] = None,
     Returns:
         dict: item name -> ``dict(raw=float, transformed=float)``.
     """
-    from mmengine.dataset import pseudo_collate
     from mmengine.registry import DefaultScope
 
     from mmkd.registry import DATASETS
@@ -156,11 +173,8 @@ def distill_cka(cfg, student_checkpoint: Optional[str] = None,
         dataset = DATASETS.build(copy.deepcopy(cfg.val_dataloader.dataset))
     n = min(max_images, len(dataset))
     feats = {}
-    bs = 16
     with DefaultScope.overwrite_default_scope('mmkd'):
-        for start in range(0, n, bs):
-            batch = pseudo_collate(
-                [dataset[i] for i in range(start, min(n, start + bs))])
+        for batch in same_size_batches(dataset, n):
             data = model.data_preprocessor(batch, False)
             for kind, flag in (('raw', False), ('transformed', True)):
                 s, t = model.extract(data['inputs'], data['data_samples'],

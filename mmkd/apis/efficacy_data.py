@@ -54,7 +54,10 @@ def inspect_voc(voc_dir: str) -> dict:
     Returns:
         dict: ``num_classes``, ``classes`` (names), ``palette``,
         ``pixel_counts`` (per class, training split), ``num_train``,
-        ``num_val``.
+        ``num_val``; and ``image_sizes_vary=True`` when the label maps
+        (train and val) are not all one size, as in Pascal VOC (absent
+        otherwise, so that caches keyed on a fixed-size dataset's
+        statistics stay valid).
 
     Raises:
         FileNotFoundError: A split list or a file it names is missing.
@@ -67,13 +70,19 @@ def inspect_voc(voc_dir: str) -> dict:
     train = read_split(voc_dir, 'train')
     val = read_split(voc_dir, 'val')
     counts = np.zeros(256, np.int64)
+    sizes = set()
     for sid in train:
         path = osp.join(voc_dir, 'SegmentationClass', sid + '.png')
         if not osp.isfile(path):
             raise FileNotFoundError(f'label {path} (listed in train.txt) is '
                                     f'missing')
-        counts += np.bincount(
-            np.asarray(Image.open(path)).ravel(), minlength=256)[:256]
+        label = np.asarray(Image.open(path))
+        sizes.add(label.shape[:2])
+        counts += np.bincount(label.ravel(), minlength=256)[:256]
+    for sid in val:
+        path = osp.join(voc_dir, 'SegmentationClass', sid + '.png')
+        if osp.isfile(path):  # the header only; missing: the loader says
+            sizes.add(Image.open(path).size[::-1])
     present = np.nonzero(counts[:255])[0]
     if len(present) == 0:
         raise ValueError(f'{voc_dir}: the training labels hold no class')
@@ -89,13 +98,16 @@ def inspect_voc(voc_dir: str) -> dict:
         names = [f'class{i}' for i in range(k)]
     if k < 2:
         raise ValueError(f'{voc_dir}: need at least 2 classes, found {k}')
-    return dict(
+    info = dict(
         num_classes=k,
         classes=list(names),
         palette=[list(p) for p in voc_palette(k)],
         pixel_counts=counts[:k].tolist(),
         num_train=len(train),
         num_val=len(val))
+    if len(sizes) > 1:
+        info['image_sizes_vary'] = True
+    return info
 
 
 def class_weights(pixel_counts: Sequence[int], power: float = 0.5,
@@ -171,7 +183,8 @@ def _heads(model_cfg) -> list:
 def apply_dataset(cfg, info: dict, balance: bool = False) -> None:
     """Fit a quickstart config (in place) to a dataset described by
     :func:`inspect_voc`: metainfo, heads' ``num_classes``, the training
-    list (``info['train_list']``, e.g. :func:`repeat_factor_split`'s) and
+    list (``info['train_list']``, e.g. :func:`repeat_factor_split`'s),
+    one image per evaluation batch when ``info['image_sizes_vary']`` and
     (with ``balance``) class-balanced cross-entropy weights.
 
     ``balance`` is off by default: mmseg 1.2.2's ``CrossEntropyLoss``
@@ -184,6 +197,16 @@ def apply_dataset(cfg, info: dict, balance: bool = False) -> None:
         dataset['metainfo'] = meta
     if info.get('train_list'):
         cfg.train_dataloader.dataset.ann_file = info['train_list']
+    if info.get('image_sizes_vary'):
+        # mmseg evaluates a batch of one size only (the val pipeline keeps
+        # the aspect ratio): one image a batch, as mmseg's VOC configs do
+        loaders = [cfg.get(k, None) for k in ('val_dataloader',
+                                              'test_dataloader')]
+        loaders += [h.get('dataloader', None)
+                    for h in cfg.get('custom_hooks', None) or []]
+        for loader in loaders:
+            if isinstance(loader, dict) and 'batch_size' in loader:
+                loader['batch_size'] = 1
     weights = class_weights(info['pixel_counts']) if balance else None
     model = cfg.model
     nets = [model.student, model.teacher] if is_distiller_config(

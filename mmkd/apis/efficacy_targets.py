@@ -17,7 +17,7 @@ cross-entropy already asks. The same numbers for a student's logits
 ``agree_ref = [argmax_c s_c == argmax_c p_c]`` how often the student takes
 the teacher's decision. The efficacy benchmark reports them for every
 distill item on class logits, for the student alone and the distilled one
-(docs/efficacy.md, "KD and IRG").
+(docs/efficacy.md, "Whose decisions the students take").
 """
 import copy
 from typing import Dict, Iterable, Optional
@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 __all__ = ['logit_target_stats', 'merge_target_stats', 'logit_items',
-           'measure_logit_targets', 'format_targets']
+           'measure_logit_targets', 'format_targets', 'method_targets']
 
 KEYS = ('top_mass', 'label_mass', 'agree', 'entropy')
 
@@ -130,7 +130,8 @@ def logit_items(cfg) -> Dict[str, float]:
 
 
 def _train_images(cfg):
-    """The training split read with the val pipeline (no crops or flips)."""
+    """The training list as trained (e.g. class-balanced, repeats included)
+    read with the val pipeline (no crops or flips)."""
     train = cfg.train_dataloader.dataset
     while 'dataset' in train and 'ann_file' not in train:
         train = train.dataset  # a wrapper (repeat / class balancing)
@@ -160,11 +161,10 @@ def measure_logit_targets(cfg,
         dict: item -> ``dict(tau=, teacher=stats, student=stats)``; empty
         when ``cfg`` distils no logits.
     """
-    from mmengine.dataset import pseudo_collate
     from mmengine.registry import DefaultScope
 
     from mmkd.registry import DATASETS
-    from .efficacy_cka import _first, _model
+    from .efficacy_cka import _first, _model, same_size_batches
     items = logit_items(cfg)
     if not items:
         return {}
@@ -172,22 +172,21 @@ def measure_logit_targets(cfg,
     parts = {name: dict(teacher=[], student=[]) for name in items}
     with DefaultScope.overwrite_default_scope('mmkd'):
         dataset = DATASETS.build(_train_images(cfg))
-        n = min(max_images, len(dataset))
-        for start in range(0, n, 16):
-            batch = pseudo_collate(
-                [dataset[i] for i in range(start, min(n, start + 16))])
+        for batch in same_size_batches(dataset,
+                                       min(max_images, len(dataset))):
             data = model.data_preprocessor(batch, False)
-            labels = torch.stack(
-                [d.gt_sem_seg.data for d in data['data_samples']])
             s, t = model.extract(data['inputs'], data['data_samples'],
                                  transformed=False)
-            for name, tau in items.items():
-                teacher = _first(t[name]).float()
-                parts[name]['teacher'].append(logit_target_stats(
-                    teacher, labels, tau, ignore_index))
-                parts[name]['student'].append(logit_target_stats(
-                    _first(s[name]).float(), labels, tau, ignore_index,
-                    reference=teacher))
+            # the val pipeline keeps each label at its original size
+            for i, sample in enumerate(data['data_samples']):
+                label = sample.gt_sem_seg.data
+                for name, tau in items.items():
+                    teacher = _first(t[name])[i:i + 1].float()
+                    parts[name]['teacher'].append(logit_target_stats(
+                        teacher, label, tau, ignore_index))
+                    parts[name]['student'].append(logit_target_stats(
+                        _first(s[name])[i:i + 1].float(), label, tau,
+                        ignore_index, reference=teacher))
     model.remove_hooks()
     return {name: dict(tau=items[name],
                        **{side: merge_target_stats(v)

@@ -264,6 +264,16 @@ def test_benchmark_on_another_dataset(other_voc, tmp_path, capsys):
     assert set(target) == {'tau', 'teacher', 'alone', 'distilled'}
     assert target['alone'] != target['distilled']  # two checkpoints read
     assert 'Logit targets (' in text and '| kd | loss_kd | 1 |' in text
+    # per-class IoU, evaluated again from each checkpoint: its class mean
+    # is the mIoU mmseg's evaluator logged at the end of training
+    classes = data['class_iou']
+    assert set(classes['teacher']) == {'bg', 'round', 'hoop', 'tri'}
+    for r in data['records']:
+        iou = classes['runs'][r['stage']][str(r['seed'])]
+        assert np.nanmean(list(iou.values())) == pytest.approx(
+            r['metrics']['mIoU'], abs=0.006)
+    assert 'Per-class IoU on val' in text and '| KD |' in text.split(
+        'Per-class IoU on val')[1]
     for name in ('efficacy_miou.png', 'efficacy_cka.png',
                  'efficacy_grad_ratio.png'):
         with open(out / name, 'rb') as f:
@@ -271,9 +281,18 @@ def test_benchmark_on_another_dataset(other_voc, tmp_path, capsys):
     # --probe-losses: the rule's measurement, no training
     benchmark_efficacy.main([
         '--data-root', other_voc, '--work-dir', str(out), '--methods', 'dlkd',
-        '--iters', 'teacher=2,student=2,pretext=2', '--probe-losses'
+        'irg_r4', '--iters', 'teacher=2,student=2,pretext=2', '--probe-losses'
     ])
-    assert 'loss_dlkd_align' in capsys.readouterr().out
+    probed = capsys.readouterr().out
+    assert re.search(r'loss_dlkd_align [\d.e+-]+ \(norm [\d.e+-]+\)', probed)
+    # irg_r4 balances its items: weight x own norm equal for both items
+    row = next(line for line in probed.splitlines()
+               if line.startswith('| irg_r4 |'))
+    pairs = [(float(w), float(n)) for w, n in re.findall(
+        r'loss_irg_\w+ ([\d.e+-]+) \(norm ([\d.e+-]+)\)', row)]
+    assert len(pairs) == 2 and pairs[0][1] != pairs[1][1]
+    assert pairs[0][0] * pairs[0][1] == pytest.approx(
+        pairs[1][0] * pairs[1][1], rel=2e-3)
     # --sweep-ratios: the protocol again on the held-out view, a table of
     # held-out mIoU per ratio and the chosen one; the dataset untouched
     benchmark_efficacy.main([

@@ -48,6 +48,7 @@ except ImportError:  # run from a checkout without `pip install -e .`
 
 from mmkd.apis.efficacy import (baseline_cka, format_table, load_record,
                                 run_key, run_tasks, summarize)
+from mmkd.apis.efficacy_classes import class_section
 from mmkd.apis.efficacy_targets import format_targets, method_targets
 from mmkd.apis.quickstart_config import (EFFICACY_METHODS,
                                          QUICKSTART_DISTILL_STAGES,
@@ -172,30 +173,6 @@ def prepare(args, data_only=False, teacher_seed=None):
                                 teacher_seed=teacher_seed)
 
 
-def probe(args, proto):
-    from mmkd.apis.efficacy_weights import measure_grad_ratio
-    from mmkd.apis.quickstart_config import stage_config
-    lines = ['| method | rule grad_ratio | task grad norm | distill grad norm '
-             "(configs' weights) | ratio | weights after the rule |",
-             '|---|---:|---:|---:|---:|---|']
-    for m in args.methods:
-        cfg = stage_config(m, data_root=proto.voc_dir, work_dir='/tmp',
-                           iters=args.iters_dict, seed=0,
-                           teacher_checkpoint=proto.teacher.checkpoint,
-                           pretrained=proto.pretrained,
-                           dataset_info=proto.info)
-        rule = cfg.distill_weight_rule
-        n = measure_grad_ratio(cfg, rule.get('batches', 4))
-        scale = rule['grad_ratio'] * n['task'] / n['distill']
-        w = ', '.join(
-            f"{it['name']} {it['loss'].get('loss_weight', 1.0) * scale:.4g}"
-            for it in cfg.model.distill)
-        lines.append(f"| {m} | {rule['grad_ratio']:g} | {n['task']:.4g} | "
-                     f"{n['distill']:.4g} | {n['distill'] / n['task']:.3g} | "
-                     f'{w} |')
-    return '\n'.join(lines)
-
-
 def run_all(tasks, jobs, start):
     """Train ``tasks`` (``jobs`` at a time, each in its own process);
     returns their records in the order they finish."""
@@ -264,7 +241,9 @@ def main(argv=None):
     protos = {k: prepare(args, teacher_seed=k)
               for k in (args.teacher_seeds or [None])}
     if args.probe_losses:
-        print(probe(args, next(iter(protos.values()))))
+        from mmkd.apis.efficacy_weights import probe_table
+        print(probe_table(next(iter(protos.values())), args.methods,
+                          args.iters_dict))
         return
     work_dir = osp.abspath(args.work_dir)
     tasks = []
@@ -288,7 +267,7 @@ def main(argv=None):
         mine = base + [r for r in records if r['stage'] != 'baseline' and
                        r['teacher_seed'] == proto.teacher_seed]
         rows = summarize(mine, proto.teacher.miou, args.methods, args.seeds)
-        controls, targets = {}, {}
+        controls, targets, classes = {}, {}, ('', {})
         if not args.no_diagnostics:
             for m in args.methods:
                 controls[m] = baseline_cka(proto, m, first['checkpoint'],
@@ -297,10 +276,11 @@ def main(argv=None):
                 proto, args.methods, first['checkpoint'],
                 {r['stage']: r['checkpoint'] for r in mine
                  if r['seed'] == args.seeds[0]}, args.iters_dict)
+            classes = class_section(proto, mine, args.iters_dict)
         out = args.out if len(protos) == 1 and args.out else osp.join(
             _runs_dir(work_dir, proto), 'efficacy.md')
         write_outputs(args, proto, rows, mine, controls, start, out,
-                      targets)
+                      targets, classes)
         rows_by_teacher[proto.teacher_seed] = rows
     if len(protos) > 1:
         write_teachers(args, protos, rows_by_teacher, start)
@@ -355,7 +335,7 @@ def split_done(tasks, args):
 
 
 def write_outputs(args, proto, rows, records, controls, start, out,
-                  targets=None):
+                  targets=None, classes=('', {})):
     from mmkd.apis.efficacy_plots import plot_diagnostics
     t = proto.teacher
     student_iters = sorted({r['max_iters'] for r in records})
@@ -378,7 +358,7 @@ def write_outputs(args, proto, rows, records, controls, start, out,
                  f'{args.seeds[0]}) at each method\'s layer, raw: ' +
                  ', '.join(f'{m} {next(iter(c.values()))["raw"]:.2f}'
                            for m, c in controls.items()) + '\n')
-    text += format_targets(targets or {}, args.seeds[0])
+    text += format_targets(targets or {}, args.seeds[0]) + classes[0]
     warnings = [r['warning'] for r in records if r.get('warning')]
     if warnings:
         text += '\nWarnings:\n' + ''.join(f'- {w}\n' for w in warnings)
@@ -391,7 +371,7 @@ def write_outputs(args, proto, rows, records, controls, start, out,
     atomic_write_text(text, out)
     atomic_write_json(
         dict(rows=rows, records=records, controls=controls,
-             logit_targets=targets or {},
+             logit_targets=targets or {}, class_iou=classes[1],
              teacher=dict(checkpoint=t.checkpoint, metrics=t.metrics,
                           seed=proto.teacher_seed),
              info={k: v for k, v in proto.info.items()}),

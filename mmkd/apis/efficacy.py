@@ -153,12 +153,9 @@ def baseline_cka(proto, method: str, checkpoint: str, iters=None) -> dict:
     connector) to the teacher's at the layers ``method`` distils: the
     similarity that training alone reaches (the control)."""
     from .efficacy_cka import distill_cka
-    from .quickstart_config import stage_config
-    cfg = stage_config(
-        method, data_root=proto.voc_dir, work_dir='/tmp', iters=iters,
-        seed=0, teacher_checkpoint=proto.teacher.checkpoint,
-        pretrained=proto.pretrained, dataset_info=proto.info)
-    return distill_cka(cfg, checkpoint)
+    from .quickstart_protocol import protocol_config
+    return distill_cka(protocol_config(method, proto, '/tmp', iters),
+                       checkpoint)
 
 
 def _mean_std(values: Sequence[float]):

@@ -117,6 +117,19 @@ def _first(v):
     return v[0] if isinstance(v, (tuple, list)) else v
 
 
+def init_quietly(model) -> None:
+    """``model.init_weights()`` with mmengine's logger at WARNING: without
+    a log file mmengine logs every parameter's init at INFO (thousands of
+    lines per model in the benchmark's console)."""
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        model.init_weights()
+    finally:
+        logger.setLevel(level)
+
+
 def _model(cfg, student_checkpoint: Optional[str], seed: int):
     from mmengine.registry import DefaultScope
     from mmengine.runner import set_random_seed
@@ -125,16 +138,7 @@ def _model(cfg, student_checkpoint: Optional[str], seed: int):
     set_random_seed(seed)
     with DefaultScope.overwrite_default_scope('mmkd'):
         model = MODELS.build(copy.deepcopy(cfg.model))
-    # the start of training: pretrained backbone. Without a log file
-    # mmengine logs every parameter's init at INFO (thousands of lines per
-    # model in the benchmark's console): kept to warnings here
-    logger = MMLogger.get_current_instance()
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    try:
-        model.init_weights()
-    finally:
-        logger.setLevel(level)
+    init_quietly(model)  # the start of training: pretrained backbone
     if student_checkpoint is not None:
         from mmengine.runner.checkpoint import _load_checkpoint
         ckpt = _load_checkpoint(student_checkpoint, map_location='cpu')

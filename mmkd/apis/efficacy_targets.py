@@ -234,13 +234,10 @@ def method_targets(proto, methods, alone: str, distilled: Dict[str, str],
         dict: method -> item -> ``dict(tau=, teacher=, alone=,
         distilled=)``; methods without a logit item are left out.
     """
-    from .quickstart_config import stage_config
+    from .quickstart_protocol import protocol_config
     out = {}
     for method in methods:
-        cfg = stage_config(
-            method, data_root=proto.voc_dir, work_dir='/tmp', iters=iters,
-            seed=0, teacher_checkpoint=proto.teacher.checkpoint,
-            pretrained=proto.pretrained, dataset_info=proto.info)
+        cfg = protocol_config(method, proto, '/tmp', iters)
         if not logit_items(cfg):
             continue
         a = measure_logit_targets(cfg, alone)

@@ -28,7 +28,7 @@ from .student import is_distiller_config
 
 __all__ = [
     'student_parameters', 'split_grad_norms', 'measure_grad_ratio',
-    'apply_weight_rule', 'match_for_probe'
+    'apply_weight_rule', 'match_for_probe', 'probe_table'
 ]
 
 
@@ -148,11 +148,12 @@ def measure_grad_ratio(cfg, batches: int = 4, seed: int = 0,
     from mmengine.runner import set_random_seed
 
     from mmkd.registry import MODELS
+    from .efficacy_cka import init_quietly
     if model is None:
         set_random_seed(seed)
         with DefaultScope.overwrite_default_scope('mmkd'):
             model = MODELS.build(copy.deepcopy(cfg.model))
-        model.init_weights()
+        init_quietly(model)
         report = match_for_probe(model, cfg, seed)
         if report:
             print(f'weight rule probe: {report}')
@@ -227,3 +228,29 @@ def apply_weight_rule(cfg, seed: int = 0,
             f"{norms['distill']:.4g} at {at}) -> "
             + ', '.join(f'{k} {v:.4g}' for k, v in weights.items()))
     return dict(grad_ratio=ratio, scale=scale, norms=norms, weights=weights)
+
+
+def probe_table(proto, methods, iters=None) -> str:
+    """``--probe-losses``: per method, the rule's measurement on
+    ``proto``'s data and teacher (task and distillation gradient norms at
+    the configs' weights, each item's own when several) and the weights a
+    run resolves from it (``balance_items`` included), as a markdown
+    table. Trains nothing."""
+    from .quickstart_protocol import protocol_config
+    lines = ['| method | rule grad_ratio | task grad norm | distill grad norm '
+             "(configs' weights) | ratio | weights after the rule |",
+             '|---|---:|---:|---:|---:|---|']
+    for m in methods:
+        cfg = protocol_config(m, proto, '/tmp', iters)
+        rule = cfg.distill_weight_rule
+        n = measure_grad_ratio(cfg, rule.get('batches', 4))
+        weights = apply_weight_rule(cfg, log=None)['weights']
+        w = ', '.join(
+            f'{name} {weight:.4g}' + (
+                f" (norm {n['distill.' + name]:.4g})"
+                if len(weights) > 1 else '')
+            for name, weight in weights.items())
+        lines.append(f"| {m} | {rule['grad_ratio']:g} | {n['task']:.4g} | "
+                     f"{n['distill']:.4g} | {n['distill'] / n['task']:.3g} | "
+                     f'{w} |')
+    return '\n'.join(lines)

@@ -213,7 +213,7 @@ class DistillItem(nn.Module):
             raise KeyError(
                 f'distill item {self.name!r}: unknown {side} transform '
                 f'{cfg.get("type")!r}; mmkd has ConvBNConnector, '
-                f'GlobalAvgPool, MLPProjector, Resize')
+                f'GlobalAvgPool, MLPProjector, RegionAvgPool, Resize')
         for key, source in getattr(cls, 'infer_from_shapes', {}).items():
             value = int((shape if source == 'in' else ref)[1])
             given = cfg.setdefault(key, value)

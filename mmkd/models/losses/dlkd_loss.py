@@ -4,7 +4,8 @@ Knowledge Alignment and Correlation", IEEE TNNLS 2022.
 Both terms work on per-sample embeddings ``B x D``: for segmentation the
 globally average-pooled feature map of each image of the batch (add
 ``dict(type='GlobalAvgPool')`` to the item's transforms), one sample per
-image. With several processes the correlation term is computed over the
+image, or pooled region embeddings (``dict(type='RegionAvgPool',
+grid=g)``: ``g * g`` samples per image). With several processes the correlation term is computed over the
 global batch (see :mod:`mmkd.models.losses.dist_utils`).
 """
 import torch
@@ -38,8 +39,9 @@ def _embedding(x: Tensor, side: str) -> Tensor:
     if x.ndim != 2:
         raise ValueError(
             f'DLKD works on per-sample embeddings B x D, the {side} has '
-            f'shape {tuple(x.shape)}; add dict(type=\'GlobalAvgPool\') to '
-            f"the item's {side}_transforms")
+            f'shape {tuple(x.shape)}; add dict(type=\'GlobalAvgPool\') '
+            f"(one per image) or dict(type='RegionAvgPool', grid=g) (g*g "
+            f"regions per image) to the item's {side}_transforms")
     return x.to(torch.promote_types(x.dtype, torch.float32))
 
 

@@ -279,6 +279,15 @@ def test_quickstart_tiny_end_to_end(tmp_path):
     # KD distils logits: what its target says beyond the labels is reported
     assert '| kd | loss_kd | 1 |' in result.diagnostics
     assert '| ickd |' not in result.diagnostics.split('Logit targets')[1]
+    # per-class IoU of the teacher, the student alone and each method,
+    # cached beside each checkpoint
+    per_class = result.diagnostics.split('Per-class IoU on val')[1]
+    assert 'over its 1 seed;' in per_class and '| teacher |' in per_class
+    for label in ('student alone', 'ICKD-S 4x4', 'KD', 'MGD-AMP'):
+        assert f'| {label} |' in per_class, label
+    for m in ('baseline', 'ickd', 'kd', 'mgd_amp'):
+        assert osp.isfile(osp.join(osp.dirname(
+            result.stages[m].checkpoint), 'class_iou.json')), m
 
     report = osp.join(work_dir, 'report')
     for name in ('loss_curves.png', 'miou_bars.png', 'icc_heatmaps.png',

@@ -157,7 +157,8 @@ def class_table(per_model: Dict[str, List[Dict[str, float]]],
                      + ' |')
     n = len(per_model[baseline])
     return ('\nPer-class IoU on val, mean over the seeds (student alone: '
-            f'± std over its {n} seeds; methods: change from the student '
+            f"± std over its {n} seed{'s' if n != 1 else ''}; methods: "
+            'change from the student '
             'alone in parentheses):\n\n' + '\n'.join(lines) + '\n')
 
 

@@ -3,12 +3,14 @@ CKA of its distilled feature to the teacher's before and after training
 (and the student trained alone at the same layer, as the control), the
 distillation / task gradient ratio over training, and the training time
 relative to the student alone, and what the logit targets say beyond the
-labels (:mod:`mmkd.apis.efficacy_targets`); with the plots of
+labels (:mod:`mmkd.apis.efficacy_targets`), and the IoU of each class
+(:mod:`mmkd.apis.efficacy_classes`); with the plots of
 :mod:`mmkd.apis.efficacy_plots`."""
 import os.path as osp
 from typing import Callable, Dict, List
 
 from .efficacy import baseline_cka, format_table, summarize
+from .efficacy_classes import class_section
 from .efficacy_hooks import load_grad_ratios
 from .efficacy_plots import plot_diagnostics
 from .efficacy_targets import format_targets, method_targets
@@ -24,7 +26,9 @@ def quickstart_diagnostics(proto, results: Dict, methods: List[str],
     Returns:
         dict: ``table`` (Markdown, one seed), ``plots`` (name -> path),
         ``controls`` (method -> CKA of the student trained alone) and
-        ``targets`` (:func:`~mmkd.apis.efficacy_targets.method_targets`).
+        ``targets`` (:func:`~mmkd.apis.efficacy_targets.method_targets`)
+        and ``classes`` (per-class IoU: ``teacher`` and ``runs``, as
+        :func:`~mmkd.apis.efficacy_classes.class_section` gives them).
     """
     from .efficacy_cka import distill_cka
     from .quickstart_protocol import student_config
@@ -61,5 +65,10 @@ def quickstart_diagnostics(proto, results: Dict, methods: List[str],
                              {m: results[m].checkpoint for m in methods},
                              iters)
     table += '\n' + format_targets(targets, seed)
+    classes, class_data = class_section(
+        proto, [dict(stage=s, seed=seed, checkpoint=results[s].checkpoint)
+                for s in ['baseline'] + list(methods)], iters)
+    table += classes
     return dict(table=table, controls=controls, targets=targets,
+                classes=class_data,
                 plots={osp.basename(p): p for p in plots})

@@ -66,6 +66,8 @@ QUICKSTART_STAGES = OrderedDict(
     dlkd_img=dict(config='dlkd-image_' + _PAIR,
                   label='DLKD, one embedding per image', exploration=True),
     irg=dict(config='irg_' + _PAIR, label='IRG (vertex per pixel + edge)'),
+    irg_bal=dict(config='irg-balanced_' + _PAIR,
+                 label='IRG, items balanced', exploration=True),
     irg_r4=dict(config='irg-regions4x4_' + _PAIR,
                 label='IRG, edge graph over 4x4 region embeddings',
                 exploration=True),

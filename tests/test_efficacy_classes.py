@@ -14,8 +14,8 @@ from mmkd.apis.efficacy_classes import (_student_state, class_iou,
 def test_class_table_by_hand():
     nan = float('nan')
     per_model = {
-        'baseline': [dict(bg=90.0, a=10.0, b=nan), dict(bg=92.0, a=30.0,
-                                                       b=nan)],
+        'baseline': [dict(bg=90.0, a=10.0, b=nan),
+                     dict(bg=92.0, a=30.0, b=nan)],
         'kd': [dict(bg=91.0, a=40.0, b=nan), dict(bg=93.0, a=44.0, b=5.0)],
     }
     text = class_table(per_model, dict(baseline='alone', kd='KD'),

@@ -5,8 +5,9 @@ Both terms work on per-sample embeddings ``B x D``: for segmentation the
 globally average-pooled feature map of each image of the batch (add
 ``dict(type='GlobalAvgPool')`` to the item's transforms), one sample per
 image, or pooled region embeddings (``dict(type='RegionAvgPool',
-grid=g)``: ``g * g`` samples per image). With several processes the correlation term is computed over the
-global batch (see :mod:`mmkd.models.losses.dist_utils`).
+grid=g)``: ``g * g`` samples per image). With several processes the
+correlation term is computed over the global batch (see
+:mod:`mmkd.models.losses.dist_utils`).
 """
 import torch
 import torch.nn.functional as F

@@ -12,7 +12,9 @@ Markdown table: mean +- std mIoU, delta, fraction of the teacher-student gap
 closed (of the means, and per seed with its spread), wins per seed,
 training time relative to the student alone, the resolved weights, the
 distilled feature's linear CKA to the teacher's before -> after training,
-and the distillation / task gradient ratio at the start -> end.
+and the distillation / task gradient ratio at the start -> end; below it,
+what the teacher's logit targets hold beyond the labels and the IoU of
+each class (teacher, student alone, each method).
 
     python tools/benchmark_efficacy.py                        # all methods
     python tools/benchmark_efficacy.py --methods ickd kd --seeds 0 1 2

@@ -113,8 +113,12 @@ def offline_model_cfg(cfg: Config) -> ConfigDict:
     if model.get('type') in DISTILLER_TYPES:
         model.teacher_checkpoint = None
         # A smaller build-time probe (the D8 maps are 4x4) keeps the R101
-        # builds quick on CPU; it checks the same names and channels.
-        model.probe_input_shape = (1, 3, 32, 32)
+        # builds quick on CPU; it checks the same names and channels. Models
+        # trained on crops of 64 px or less (the quickstart's) keep their
+        # own crop: they are quick, and a 8x8 region grid needs its 8x8 maps.
+        size = (model.get('data_preprocessor') or {}).get('size')
+        if not size or max(size) > 64:
+            model.probe_input_shape = (1, 3, 32, 32)
     return strip_pretrained(model)
 
 

@@ -27,11 +27,12 @@ _CACHE = 'class_iou.json'
 def _student_state(checkpoint: str) -> dict:
     """The segmentor's weights of a plain or a distiller's checkpoint."""
     from mmengine.runner.checkpoint import _load_checkpoint
+
+    from .student import STUDENT_PREFIX, split_student_state
     ckpt = _load_checkpoint(checkpoint, map_location='cpu')
     state = ckpt.get('state_dict', ckpt)
-    if any(k.startswith('student.') for k in state):
-        state = {k[len('student.'):]: v for k, v in state.items()
-                 if k.startswith('student.')}
+    if any(k.startswith(STUDENT_PREFIX) for k in state):
+        return split_student_state(ckpt, checkpoint)
     return state
 
 
@@ -57,14 +58,14 @@ def class_iou(cfg, checkpoint: str,
     from mmseg.evaluation import IoUMetric
 
     from mmkd.registry import DATASETS, MODELS
-    from .efficacy_cka import init_quietly, same_size_batches
+    from .efficacy_cka import same_size_batches
     if 'distill' in cfg.model:
         raise ValueError(
             'class_iou takes the plain segmentor config of the checkpoint '
             "(e.g. the student alone's), not a distiller's")
     with DefaultScope.overwrite_default_scope('mmkd'):
+        # every weight comes from the checkpoint (strict): no init needed
         model = MODELS.build(copy.deepcopy(cfg.model))
-        init_quietly(model)
         model.load_state_dict(_student_state(checkpoint), strict=True)
         model.eval()
         dataset = DATASETS.build(copy.deepcopy(cfg.val_dataloader.dataset))
@@ -172,7 +173,7 @@ def class_section(proto, records: List[dict], iters=None):
     teacher = run_class_iou(protocol_config('teacher', proto, '/tmp'),
                             proto.teacher.checkpoint)
     runs: Dict[str, Dict[int, Dict[str, float]]] = {}
-    for r in sorted(records, key=lambda r: r['stage'] != 'baseline'):
+    for r in records:
         runs.setdefault(r['stage'], {})[r['seed']] = run_class_iou(
             student, r['checkpoint'])
     labels = {s: QUICKSTART_STAGES.get(s, {}).get('label', s) for s in runs}

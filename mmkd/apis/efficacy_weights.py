@@ -195,7 +195,9 @@ def apply_weight_rule(cfg, seed: int = 0,
     Returns:
         dict or None: ``grad_ratio``, ``scale``, the measured norms before
         scaling, and the resulting ``weights`` (item name -> loss_weight);
-        None when the config states no rule.
+        with ``balance_items``, also ``norms_at_config_weights`` (the
+        measurement before balancing); None when the config states no
+        rule.
     """
     rule = cfg.get('distill_weight_rule', None)
     if not rule or not is_distiller_config(cfg):
@@ -206,9 +208,11 @@ def apply_weight_rule(cfg, seed: int = 0,
                          f'{ratio}')
     batches = int(rule.get('batches', 4))
     norms = measure_grad_ratio(cfg, batches, seed)
+    extra = {}
     at = "the configs' weights"
     if rule.get('balance_items', False) and len(cfg.model.distill) > 1:
         _balance_items(cfg, norms)
+        extra['norms_at_config_weights'] = norms
         norms = measure_grad_ratio(cfg, batches, seed)
         at = 'weights balanced between the items'
     if not norms.get('distill', 0.0) > 0:
@@ -227,7 +231,8 @@ def apply_weight_rule(cfg, seed: int = 0,
             f"gradient (task {norms['task']:.4g}, distill "
             f"{norms['distill']:.4g} at {at}) -> "
             + ', '.join(f'{k} {v:.4g}' for k, v in weights.items()))
-    return dict(grad_ratio=ratio, scale=scale, norms=norms, weights=weights)
+    return dict(grad_ratio=ratio, scale=scale, norms=norms, weights=weights,
+                **extra)
 
 
 def probe_table(proto, methods, iters=None) -> str:
@@ -242,15 +247,17 @@ def probe_table(proto, methods, iters=None) -> str:
              '|---|---:|---:|---:|---:|---|']
     for m in methods:
         cfg = protocol_config(m, proto, '/tmp', iters)
-        rule = cfg.distill_weight_rule
-        n = measure_grad_ratio(cfg, rule.get('batches', 4))
-        weights = apply_weight_rule(cfg, log=None)['weights']
+        ratio = cfg.distill_weight_rule['grad_ratio']
+        # the weights as a run resolves them; the norms before balancing
+        resolved = apply_weight_rule(cfg, log=None)
+        n = resolved.get('norms_at_config_weights', resolved['norms'])
+        weights = resolved['weights']
         w = ', '.join(
             f'{name} {weight:.4g}' + (
                 f" (norm {n['distill.' + name]:.4g})"
                 if len(weights) > 1 else '')
             for name, weight in weights.items())
-        lines.append(f"| {m} | {rule['grad_ratio']:g} | {n['task']:.4g} | "
+        lines.append(f"| {m} | {ratio:g} | {n['task']:.4g} | "
                      f"{n['distill']:.4g} | {n['distill'] / n['task']:.3g} | "
                      f'{w} |')
     return '\n'.join(lines)

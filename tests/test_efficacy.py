@@ -145,8 +145,8 @@ def test_pretext_crops_training_and_cache(other_voc, tmp_path):
                     norm_cfg=dict(type='BN'), contract_dilation=True)
     kw = dict(backbone_cfg=backbone, num_classes=4,
               cache_dir=str(tmp_path / 'pre'), mean=[0, 0, 0],
-              std=[255, 255, 255], recipe=dict(iters=2, batch_size=8,
-                                                crop_size=16), log=None)
+              std=[255, 255, 255],
+              recipe=dict(iters=2, batch_size=8, crop_size=16), log=None)
     rec = pretext_backbone(other_voc, **kw)
     assert not rec['cached'] and osp.isfile(rec['checkpoint'])
     state = torch.load(rec['checkpoint'], weights_only=True)['state_dict']
@@ -395,6 +395,21 @@ def test_table_says_n_a_for_two_std_on_one_seed():
                          for s, v in enumerate((41.0, 42.0, 43.0))]
     assert summarize(close, 60.0, ['kd'], [0, 1, 2])[-1][
         'beats_2std'] is False  # +1 < 2 x 1.0
+
+
+def test_schedule_dir_keeps_other_schedules_apart():
+    """A longer student schedule trains in its own dir, never over the
+    cached runs of the configs' schedule (whose dir is the root)."""
+    from mmkd.apis.efficacy import schedule_dir
+    assert schedule_dir('/w', None) == '/w'
+    assert schedule_dir('/w', parse_iters(None)) == '/w'
+    assert schedule_dir('/w', parse_iters('teacher=100')) == '/w'
+    assert schedule_dir('/w', parse_iters('student=3600')) == \
+        osp.join('/w', 'student3600')
+    assert schedule_dir('/w', parse_iters('2x')) == \
+        osp.join('/w', 'student-x2')
+    assert schedule_dir('/w', parse_iters(dict(scale=0.5, student=300))) == \
+        osp.join('/w', 'student300')
 
 
 def test_holdout_sweep_never_reads_val(other_voc, tmp_path):

@@ -155,4 +155,5 @@ def test_benchmark_over_two_teachers(tiny_voc, tmp_path, capsys):
     assert not (out / 'sweep' / 'protocol' / 'teacher').exists()
     assert (out / 'sweep' / 'teacher_seed1' / 'kd' / 'ratio0.5' / 'seed0' /
             'result.json').is_file()
-    assert '| kd | 0.5 |' in (out / 'sweep' / 'sweep_kd.md').read_text()
+    assert '| kd | 0.5 |' in (out / 'sweep' / 'teacher_seed1' /
+                              'sweep_kd.md').read_text()

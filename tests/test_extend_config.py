@@ -91,8 +91,8 @@ def test_trains_a_few_iterations(tmp_path):
     data_root = make_data(str(tmp_path / 'data'))
     rt = runtime(data_root, max_iters=2, checkpoint_interval=2,
                  deterministic=False)
-    rt['train_dataloader']['dataset']['pipeline'][2]['crop_size'] = (SIZE,
-                                                                      SIZE)
+    rt['train_dataloader']['dataset']['pipeline'][2]['crop_size'] = (
+        SIZE, SIZE)
     for key in ('train_dataloader', 'default_hooks', 'param_scheduler',
                 'train_cfg', 'randomness', 'log_processor', 'env_cfg'):
         cfg[key] = copy.deepcopy(rt[key])

@@ -12,11 +12,10 @@ from mmkd.apis.quickstart import (QUICKSTART_STAGES, gap_fraction,
                                   set_max_iters, stage_config,
                                   teacher_cache_key)
 from mmkd.datasets.synthetic_voc import synthetic_metainfo
-
-SYNTHETIC_METAINFO = synthetic_metainfo(7)  # the quickstart's 7 classes
-
 from cfg_helpers import plain, student_recipe
 from tool_helpers import load_tool
+
+SYNTHETIC_METAINFO = synthetic_metainfo(7)  # the quickstart's 7 classes
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RECIPE_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader',

@@ -49,7 +49,7 @@ except ImportError:  # run from a checkout without `pip install -e .`
     import mmkd  # noqa: F401
 
 from mmkd.apis.efficacy import (baseline_cka, format_table, load_record,
-                                run_key, run_tasks, summarize)
+                                run_key, run_tasks, schedule_dir, summarize)
 from mmkd.apis.efficacy_classes import class_section
 from mmkd.apis.efficacy_targets import format_targets, method_targets
 from mmkd.apis.quickstart_config import (EFFICACY_METHODS,
@@ -215,7 +215,8 @@ def sweep(args, start):
                                 voc_dir=data, iters=args.iters_dict,
                                 teacher_seed=_teacher_seed(args))
     # another teacher's runs go to their own dirs (no cached run is lost)
-    runs = osp.relpath(_runs_dir(osp.join(work_dir, sub), held), work_dir)
+    runs = osp.relpath(schedule_dir(_runs_dir(osp.join(work_dir, sub), held),
+                                    args.iters_dict), work_dir)
     records, tasks = split_done(
         sweep_tasks(held, work_dir, args.methods, args.sweep_ratios,
                     args.seeds, args.iters_dict, subdir=runs), args)
@@ -228,7 +229,7 @@ def sweep(args, start):
             f'\n\n{sweep_table(records)}\n\nChosen: ' + ', '.join(
                 f'{m} grad_ratio={r:g}'
                 for m, r in best_ratios(records).items()) + '\n')
-    out = osp.join(work_dir, sub, f"sweep_{'-'.join(args.methods)}.md")
+    out = osp.join(work_dir, runs, f"sweep_{'-'.join(args.methods)}.md")
     atomic_write_text(text, out)
     atomic_write_json(dict(records=records), out[:-3] + '.json')
     print(text + f'\nwritten {out} ({(time.time() - start) / 60:.1f} min)')
@@ -247,7 +248,8 @@ def main(argv=None):
         print(probe_table(next(iter(protos.values())), args.methods,
                           args.iters_dict))
         return
-    work_dir = osp.abspath(args.work_dir)
+    # runs at another student schedule keep their own dirs
+    work_dir = schedule_dir(osp.abspath(args.work_dir), args.iters_dict)
     tasks = []
     for i, proto in enumerate(protos.values()):
         # the student alone does not depend on the teacher: trained once
@@ -298,7 +300,7 @@ def _runs_dir(work_dir, proto):
 def write_teachers(args, protos, rows_by_teacher, start):
     from mmkd.apis.efficacy_teachers import summarize_teachers, \
         teachers_report
-    work_dir = osp.abspath(args.work_dir)
+    work_dir = schedule_dir(osp.abspath(args.work_dir), args.iters_dict)
     rows = summarize_teachers(rows_by_teacher)
     text = teachers_report(rows, args.seeds, {
         k: osp.relpath(osp.join(_runs_dir(work_dir, p), 'efficacy.md'),

@@ -128,8 +128,8 @@ def fmt(value, indent: int = 0, used: int = 0, width: int = 79) -> str:
         return flat
     inner = indent + 4
     if isinstance(value, dict):
-        body = [f'{" " * inner}{k}=' + fmt(v, inner, inner + len(k) + 1,
-                                            width)
+        body = [f'{" " * inner}{k}=' +
+                fmt(v, inner, inner + len(k) + 1, width)
                 for k, v in value.items()]
         return 'dict(\n' + ',\n'.join(body) + ')'
     body = [' ' * inner + fmt(v, inner, inner, width) for v in value]

@@ -22,8 +22,8 @@ from .quickstart_config import QUICKSTART_STAGES
 from .quickstart_results import gap_fraction
 
 __all__ = [
-    'run_key', 'run_task', 'run_tasks', 'load_record', 'summarize',
-    'format_table', 'baseline_cka'
+    'run_key', 'schedule_dir', 'run_task', 'run_tasks', 'load_record',
+    'summarize', 'format_table', 'baseline_cka'
 ]
 
 
@@ -41,6 +41,18 @@ def run_key(stage: str, seed: int, cfg) -> str:
         dict(stage=stage, seed=seed,
              cfg=canonical(Config(fields).to_dict())), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def schedule_dir(root: str, iters: Optional[dict]) -> str:
+    """Where students run under ``iters`` (a :func:`parse_iters` dict):
+    ``root`` at the configs' schedule, ``root/student<N>`` (or
+    ``root/student-x<scale>``) at another, so that runs at a longer
+    schedule never replace the cached runs of the default one."""
+    iters = iters or {}
+    if iters.get('student'):
+        return osp.join(root, f"student{iters['student']}")
+    scale = iters.get('scale', 1.0)
+    return root if scale == 1.0 else osp.join(root, f'student-x{scale:g}')
 
 
 def load_record(work_dir: str, key: str) -> Optional[dict]:

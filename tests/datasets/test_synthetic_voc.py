@@ -399,6 +399,7 @@ def test_large_layout(tmp_path):
         return lab
     voc = [objects('voc', i) for i in range(40)]
     large = [objects('large', i) for i in range(40)]
+
     def classes(lab):
         return set(np.unique(lab).tolist()) - {0, 255}
 

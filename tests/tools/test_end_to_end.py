@@ -245,7 +245,8 @@ def test_train_distill_resume_test_export(workspace):
         cfg = Config.fromfile({export_dir + '/student_config.py'!r})
         model = init_model(cfg, {export_dir + '/student.pth'!r}, device='cpu')
         assert model.dataset_meta['classes'][1] == 'disc', model.dataset_meta
-        x = torch.randn(2, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(2, 3, 64, 64, generator=gen)
         with torch.no_grad():
             torch.save(model(x, mode='tensor'), {logits_path!r})
         cfg.work_dir = {str(tmp / 'plain')!r}

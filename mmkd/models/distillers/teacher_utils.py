@@ -82,7 +82,8 @@ def load_teacher(teacher: nn.Module, checkpoint: str, strict: bool,
 # ----------------------------------------------------------------------
 # input normalisation
 # ----------------------------------------------------------------------
-_PAD_KEYS = ('pad_val', 'seg_pad_val', 'size', 'size_divisor', 'pad_size_divisor')
+_PAD_KEYS = ('pad_val', 'seg_pad_val', 'size', 'size_divisor',
+             'pad_size_divisor')
 
 
 def _get(cfg, key, default=None):

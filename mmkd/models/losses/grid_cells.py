@@ -247,8 +247,8 @@ def _scatter_cp(out: Tensor, c: Chunk, g: Tensor) -> None:
 # chunk's float64 value and the per-cell input gradients (None where not
 # needed): pixel steps get kb x ki x kj x hh x ww x C views and return
 # N x p x C gradients, channel steps get and return N x C x p.
-Step = Callable[[Tensor, Tensor, Chunk], Tuple[Tensor, Optional[Tensor],
-                                                Optional[Tensor]]]
+Step = Callable[[Tensor, Tensor, Chunk],
+                Tuple[Tensor, Optional[Tensor], Optional[Tensor]]]
 
 
 def form_for(impl: str, C: int, crossover: int) -> Callable[[int], str]:

@@ -108,8 +108,8 @@ def reference_assignment(distiller, data_loader, mode='many_to_one'):
     for batch in data_loader:
         data = distiller.data_preprocessor(batch, False)
         s, t = distiller.extract(data['inputs'], data['data_samples'])
-        batch_costs = [channel_cost(a, b) for a, b in zip(s['loss_mgd'],
-                                                           t['loss_mgd'])]
+        batch_costs = [channel_cost(a, b)
+                       for a, b in zip(s['loss_mgd'], t['loss_mgd'])]
         costs = batch_costs if costs is None else [
             a + b for a, b in zip(costs, batch_costs)
         ]

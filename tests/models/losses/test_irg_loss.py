@@ -86,6 +86,7 @@ def test_transformation_by_hand():
     assert irg_transformation_loss(
         (s1, s2), (t1, t2), reduction='caffe').item() == \
         pytest.approx(0.75**2 / 6)
+
     # as 4-D maps (values at 2 pixels averaging to the vectors)
     def as_map(v):
         return torch.stack([v - 1, v + 1], dim=-1)[:, :, None]

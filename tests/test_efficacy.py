@@ -248,9 +248,13 @@ def test_benchmark_on_another_dataset(other_voc, tmp_path, capsys):
         'teacher=2,student=2,pretext=2'
     ])
     assert _digest(other_voc) == before
-    text = (out / 'efficacy.md').read_text()
+    # student=2 is not the configs' schedule: its runs and reports have
+    # their own dir, beside (never over) the default schedule's
+    assert not (out / 'efficacy.md').exists()
+    rep = out / 'student2'
+    text = (rep / 'efficacy.md').read_text()
     assert '4 classes' in text and '| KD |' in text
-    data = json.loads((out / 'efficacy.json').read_text())
+    data = json.loads((rep / 'efficacy.json').read_text())
     kd = next(r for r in data['records'] if r['stage'] == 'kd')
     assert kd['weight_rule']['weights']['loss_kd'] > 0
     assert kd['grad_ratio'] and 'ratio' in kd['grad_ratio'][0]
@@ -276,7 +280,7 @@ def test_benchmark_on_another_dataset(other_voc, tmp_path, capsys):
         'Per-class IoU on val')[1]
     for name in ('efficacy_miou.png', 'efficacy_cka.png',
                  'efficacy_grad_ratio.png'):
-        with open(out / name, 'rb') as f:
+        with open(rep / name, 'rb') as f:
             assert f.read(8) == b'\x89PNG\r\n\x1a\n'
     # --probe-losses: the rule's measurement, no training
     benchmark_efficacy.main([
@@ -301,7 +305,7 @@ def test_benchmark_on_another_dataset(other_voc, tmp_path, capsys):
         'teacher=2,student=2,pretext=2', '--sweep-ratios', '0.5', '2',
         '--holdout-fraction', '0.25'
     ])
-    text = (out / 'sweep' / 'sweep_kd.md').read_text()
+    text = (out / 'sweep' / 'student2' / 'sweep_kd.md').read_text()
     assert '| kd | 0.5 |' in text and '| kd | 2 |' in text
     assert re.search(r'Chosen: kd grad_ratio=(0\.5|2)\n', text), text
     assert (out / 'sweep' / 'protocol' / 'teacher').is_dir()
@@ -365,7 +369,7 @@ def test_images_of_varied_sizes(varied_voc, other_voc, tmp_path):
         '--data-root', varied_voc, '--work-dir', str(out), '--seeds', '0',
         '--methods', 'kd', 'mgd_amp', '--jobs', '1', '--iters',
         'teacher=2,student=2,pretext=2'])
-    data = json.loads((out / 'efficacy.json').read_text())
+    data = json.loads((out / 'student2' / 'efficacy.json').read_text())
     stages = {r['stage']: r for r in data['records']}
     assert set(stages) == {'baseline', 'kd', 'mgd_amp'}
     assert stages['mgd_amp']['cka']['after']  # CKA on images of all sizes

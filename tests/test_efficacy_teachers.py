@@ -110,7 +110,9 @@ def test_benchmark_over_two_teachers(tiny_voc, tmp_path, capsys):
               '--methods', 'kd', '--jobs', '1', '--iters',
               'teacher=2,student=2,pretext=2']
     bench.main(common)
-    first = json.loads((out / 'efficacy.json').read_text())
+    # student=2 is not the configs' schedule: runs and reports in student2/
+    rep = out / 'student2'
+    first = json.loads((rep / 'efficacy.json').read_text())
     capsys.readouterr()
 
     bench.main(common + ['--teacher-seeds', '0', '1'])
@@ -123,19 +125,19 @@ def test_benchmark_over_two_teachers(tiny_voc, tmp_path, capsys):
     ckpts = [_state(proto_dir / d / c['checkpoint'])
              for d, c in zip(('teacher', 'teacher_seed1'), caches)]
     assert any(not torch.equal(ckpts[0][k], ckpts[1][k]) for k in ckpts[0])
-    assert not (out / 'teacher_seed1' / 'baseline').exists()
+    assert not (rep / 'teacher_seed1' / 'baseline').exists()
     kd1 = json.loads(
-        (out / 'teacher_seed1' / 'kd' / 'seed0' / 'result.json').read_text())
+        (rep / 'teacher_seed1' / 'kd' / 'seed0' / 'result.json').read_text())
     assert kd1['teacher_seed'] == 1
-    seed1 = json.loads((out / 'teacher_seed1' / 'efficacy.json').read_text())
+    seed1 = json.loads((rep / 'teacher_seed1' / 'efficacy.json').read_text())
     assert seed1['teacher']['seed'] == 1
     assert seed1['teacher']['checkpoint'].startswith(
         osp.join(str(proto_dir), 'teacher_seed1'))
     # the config's teacher's table is the one-teacher run's
-    again = json.loads((out / 'efficacy.json').read_text())
+    again = json.loads((rep / 'efficacy.json').read_text())
     assert again['rows'] == first['rows']
 
-    summary = json.loads((out / 'efficacy_teachers.json').read_text())
+    summary = json.loads((rep / 'efficacy_teachers.json').read_text())
     assert summary['teacher_seeds'] == [0, 1]
     kd = summary['rows'][-1]
     teachers = [first['teacher']['metrics']['mIoU'],
@@ -143,7 +145,7 @@ def test_benchmark_over_two_teachers(tiny_voc, tmp_path, capsys):
     assert summary['rows'][0]['per_teacher'] == pytest.approx(teachers)
     assert kd['per_teacher'] == pytest.approx(
         [first['rows'][-1]['mean'], seed1['rows'][-1]['mean']])
-    text = (out / 'efficacy_teachers.md').read_text()
+    text = (rep / 'efficacy_teachers.md').read_text()
     assert '| KD |' in text and 'teacher_seed1/efficacy.md' in text
 
     # a sweep under teacher seed 1: its held-out protocol's teacher of that
@@ -153,7 +155,6 @@ def test_benchmark_over_two_teachers(tiny_voc, tmp_path, capsys):
     assert (out / 'sweep' / 'protocol' / 'teacher_seed1' /
             'teacher_cache.json').is_file()
     assert not (out / 'sweep' / 'protocol' / 'teacher').exists()
-    assert (out / 'sweep' / 'teacher_seed1' / 'kd' / 'ratio0.5' / 'seed0' /
-            'result.json').is_file()
-    assert '| kd | 0.5 |' in (out / 'sweep' / 'teacher_seed1' /
-                              'sweep_kd.md').read_text()
+    runs = out / 'sweep' / 'teacher_seed1' / 'student2'
+    assert (runs / 'kd' / 'ratio0.5' / 'seed0' / 'result.json').is_file()
+    assert '| kd | 0.5 |' in (runs / 'sweep_kd.md').read_text()

@@ -83,7 +83,10 @@ def parse_args(argv=None):
     p.add_argument('--iters', default=None,
                    help="as tools/quickstart.py: '0.5x' or "
                    "'teacher=N,student=M,pretext=P' (default: the "
-                   'configs\' schedules, students 1800 iterations)')
+                   'configs\' schedules, students 1800 iterations); '
+                   'students at another schedule run and report in '
+                   'WORK_DIR/student<M>/ (or student-x<scale>/), beside '
+                   'the default schedule\'s runs')
     p.add_argument('--jobs', type=int, default=2,
                    help='runs at a time, each its own process with one '
                    'CPU thread (default 2)')

@@ -84,9 +84,9 @@ def parse_args(argv=None):
                    help="as tools/quickstart.py: '0.5x' or "
                    "'teacher=N,student=M,pretext=P' (default: the "
                    'configs\' schedules, students 1800 iterations); '
-                   'students at another schedule run and report in '
-                   'WORK_DIR/student<M>/ (or student-x<scale>/), beside '
-                   'the default schedule\'s runs')
+                   'with student=M (even 1800) or a scale other than 1 '
+                   'the students run and report in WORK_DIR/student<M>/ '
+                   '(or student-x<scale>/), beside the default runs')
     p.add_argument('--jobs', type=int, default=2,
                    help='runs at a time, each its own process with one '
                    'CPU thread (default 2)')

@@ -63,10 +63,12 @@ RECIPE_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader',
                'default_hooks', 'auto_scale_lr', 'env_cfg', 'randomness')
 
 # Segmentation configs; the ImageNet ones (configs/imagenet/) have their
-# own tests in tests/test_imagenet_configs.py.
+# own tests in tests/test_imagenet_configs.py, and the efficacy protocol's
+# profiles (configs/quickstart/profiles/, overrides, not runnable configs)
+# in tests/test_quickstart_profile.py.
 CONFIGS = sorted(
     p.relative_to(CONFIG_DIR).as_posix() for p in CONFIG_DIR.rglob('*.py')
-    if '_base_' not in p.relative_to(CONFIG_DIR).parts
+    if not {'_base_', 'profiles'} & set(p.relative_to(CONFIG_DIR).parts)
     and not p.relative_to(CONFIG_DIR).as_posix().startswith('imagenet/'))
 
 # The quickstart configs run on mmkd's synthetic data (their own tests are in

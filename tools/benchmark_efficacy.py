@@ -69,8 +69,16 @@ def parse_args(argv=None):
                    choices=METHODS,
                    help='default: every method of the table (%(default)s); '
                    'the ICKD-S variants tried are run by name')
-    p.add_argument('--work-dir', default='work_dirs/efficacy',
-                   help='runs go to <work-dir>/<stage>/seed<k>/')
+    p.add_argument('--work-dir', default=None,
+                   help='runs go to <work-dir>/<stage>/seed<k>/ (default '
+                   'work_dirs/efficacy, work_dirs/efficacy_<profile> with '
+                   '--profile)')
+    p.add_argument(
+        '--profile', default=None,
+        help='the protocol at other sizes and models: a file name in '
+        'configs/quickstart/profiles/ (gpu256: 256 px data, ResNet-50 '
+        'teacher, ResNet-18 student, bf16; for a GPU) or a path; its data '
+        'and caches get their own dirs (see the file)')
     p.add_argument(
         '--protocol-dir', default=None,
         help='pretext backbones and teacher cache (default: '
@@ -129,6 +137,14 @@ def parse_args(argv=None):
     if ts and len(ts) > 1 and (args.sweep_ratios or args.probe_losses):
         p.error('--sweep-ratios and --probe-losses use one teacher: give '
                 '--teacher-seeds one seed (or none)')
+    from mmkd.apis.quickstart_profile import load_profile
+    try:
+        args.profile_cfg = load_profile(args.profile)
+    except ValueError as err:
+        p.error(str(err))
+    if args.work_dir is None:
+        name = args.profile_cfg.name if args.profile_cfg is not None else ''
+        args.work_dir = 'work_dirs/efficacy' + (f'_{name}' if name else '')
     iters = args.iters
     if iters is None and args.tiny:
         iters = dict(QUICKSTART_TINY_ITERS)
@@ -162,20 +178,26 @@ def prepare(args, data_only=False, teacher_seed=None):
     """The protocol (data, pretext backbones, the teacher of
     ``teacher_seed``); with ``data_only`` just ``(voc_dir, info,
     synthetic)`` of the data."""
+    from mmkd.apis.quickstart_profile import profile_data
     from mmkd.apis.quickstart_protocol import prepare_data, prepare_protocol
     from mmkd.apis.quickstart_train import collect_env_once
     voc_dir = _voc_dir(args.data_root) if args.data_root else None
     suffix = '_tiny' if args.tiny else ''
-    data_root = args.data_root or f'data/synthetic_voc{suffix}'
+    profile = args.profile_cfg
+    data_root, proto_root = ('data/synthetic_voc', 'work_dirs/quickstart') \
+        if profile is None else (profile.data_root, profile.protocol_dir)
+    data_root = args.data_root or data_root + suffix
     proto_dir = osp.abspath(args.protocol_dir or (
         osp.join(args.work_dir, 'protocol') if voc_dir else
-        f'work_dirs/quickstart{suffix}'))
+        proto_root + suffix))
     if data_only:
-        return prepare_data(proto_dir, data_root, voc_dir, tiny=args.tiny)
+        return prepare_data(
+            proto_dir, data_root, voc_dir, tiny=args.tiny,
+            data_kwargs=profile_data(profile, args.tiny))
     with collect_env_once():
         return prepare_protocol(proto_dir, data_root, voc_dir=voc_dir,
                                 tiny=args.tiny, iters=args.iters_dict,
-                                teacher_seed=teacher_seed)
+                                teacher_seed=teacher_seed, profile=profile)
 
 
 def run_all(tasks, jobs, start):
@@ -216,7 +238,8 @@ def sweep(args, start):
     with collect_env_once():
         held = prepare_protocol(osp.join(work_dir, sub, 'protocol'),
                                 voc_dir=data, iters=args.iters_dict,
-                                teacher_seed=_teacher_seed(args))
+                                teacher_seed=_teacher_seed(args),
+                                profile=args.profile_cfg)
     # another teacher's runs go to their own dirs (no cached run is lost)
     runs = osp.relpath(schedule_dir(_runs_dir(osp.join(work_dir, sub), held),
                                     args.iters_dict), work_dir)
@@ -274,6 +297,10 @@ def main(argv=None):
         mine = base + [r for r in records if r['stage'] != 'baseline' and
                        r['teacher_seed'] == proto.teacher_seed]
         rows = summarize(mine, proto.teacher.miou, args.methods, args.seeds)
+        if args.profile_cfg is not None:
+            for row in rows:
+                row['label'] = args.profile_cfg.labels.get(row['stage'],
+                                                           row['label'])
         controls, targets, classes = {}, {}, ('', {})
         if not args.no_diagnostics:
             for m in args.methods:

@@ -148,6 +148,8 @@ def _model(cfg, student_checkpoint: Optional[str], seed: int):
             model.load_state_dict(state, strict=True)
         else:  # a plain segmentor: the student alone
             model.student.load_state_dict(state, strict=True)
+    from mmengine.device import get_device
+    model.to(get_device())  # the GPU where there is one, as training
     model.eval()
     return model
 
@@ -177,7 +179,7 @@ def distill_cka(cfg, student_checkpoint: Optional[str] = None,
         dataset = DATASETS.build(copy.deepcopy(cfg.val_dataloader.dataset))
     n = min(max_images, len(dataset))
     feats = {}
-    with DefaultScope.overwrite_default_scope('mmkd'):
+    with DefaultScope.overwrite_default_scope('mmkd'), torch.no_grad():
         for batch in same_size_batches(dataset, n):
             data = model.data_preprocessor(batch, False)
             for kind, flag in (('raw', False), ('transformed', True)):
@@ -186,8 +188,10 @@ def distill_cka(cfg, student_checkpoint: Optional[str] = None,
                 for name in s:
                     rows = feats.setdefault(name, {}).setdefault(
                         kind, ([], []))
-                    rows[0].append(feature_rows(_first(s[name]).float()))
-                    rows[1].append(feature_rows(_first(t[name]).float()))
+                    rows[0].append(
+                        feature_rows(_first(s[name]).float()).cpu())
+                    rows[1].append(
+                        feature_rows(_first(t[name]).float()).cpu())
     out = {}
     for name, kinds in feats.items():
         out[name] = {

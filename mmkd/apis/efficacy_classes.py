@@ -54,6 +54,7 @@ def class_iou(cfg, checkpoint: str,
     """
     import copy
 
+    from mmengine.device import get_device
     from mmengine.registry import DefaultScope
     from mmseg.evaluation import IoUMetric
 
@@ -67,6 +68,7 @@ def class_iou(cfg, checkpoint: str,
         # every weight comes from the checkpoint (strict): no init needed
         model = MODELS.build(copy.deepcopy(cfg.model))
         model.load_state_dict(_student_state(checkpoint), strict=True)
+        model.to(get_device())  # the GPU where there is one
         model.eval()
         dataset = DATASETS.build(copy.deepcopy(cfg.val_dataloader.dataset))
         classes = list(dataset.metainfo['classes'])
@@ -79,8 +81,8 @@ def class_iou(cfg, checkpoint: str,
             for batch in same_size_batches(dataset, n):
                 metric.process(batch, [s.to_dict()
                                        for s in model.test_step(batch)])
-    inter = sum(r[0] for r in metric.results).double()
-    union = sum(r[1] for r in metric.results).double()
+    inter = sum(r[0] for r in metric.results).double().cpu()
+    union = sum(r[1] for r in metric.results).double().cpu()
     iou = (100 * inter / union).tolist()  # 0 / 0 -> NaN
     return {c: float(v) for c, v in zip(classes, iou)}
 

@@ -144,6 +144,7 @@ def measure_grad_ratio(cfg, batches: int = 4, seed: int = 0,
                        model=None) -> Dict[str, float]:
     """Mean gradient norms (see :func:`split_grad_norms`) of a config's
     model at initialisation over ``batches`` training batches."""
+    from mmengine.device import get_device
     from mmengine.registry import DefaultScope
     from mmengine.runner import set_random_seed
 
@@ -154,6 +155,7 @@ def measure_grad_ratio(cfg, batches: int = 4, seed: int = 0,
         with DefaultScope.overwrite_default_scope('mmkd'):
             model = MODELS.build(copy.deepcopy(cfg.model))
         init_quietly(model)
+        model.to(get_device())  # the GPU where there is one, as training
         report = match_for_probe(model, cfg, seed)
         if report:
             print(f'weight rule probe: {report}')

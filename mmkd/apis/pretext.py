@@ -163,6 +163,7 @@ def pretrain_backbone(backbone_cfg: dict,
     """
     import torch
     import torch.nn.functional as F
+    from mmengine.device import get_device
     from mmseg.registry import MODELS
 
     import mmkd  # noqa: F401
@@ -175,6 +176,9 @@ def pretrain_backbone(backbone_cfg: dict,
         probe = backbone(torch.zeros(1, 3, crops.shape[1], crops.shape[2]))
     channels = probe[-1].shape[1]
     head = torch.nn.Linear(channels, num_classes)
+    device = get_device()  # the GPU where there is one, as mmengine's
+    backbone.to(device)
+    head.to(device)
     params = list(backbone.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(
@@ -192,7 +196,7 @@ def pretrain_backbone(backbone_cfg: dict,
     start = time.time()
     for it in range(iters):
         idx = torch.from_numpy(rng.choice(len(labels), batch_size, p=p))
-        x, y = x_all[idx], y_all[idx]
+        x, y = x_all[idx].to(device), y_all[idx].to(device)
         if rng.random() < 0.5:
             x = x.flip(3)
         k = int(rng.integers(0, 4))
@@ -209,7 +213,8 @@ def pretrain_backbone(backbone_cfg: dict,
             log(f'pretext iter {it + 1}/{iters}: loss {loss.item():.3f}, '
                 f'train acc (last 50) {np.mean(hits[-50:]):.3f}, '
                 f'{time.time() - start:.0f} s')
-    state = {k: v.detach().clone() for k, v in backbone.state_dict().items()}
+    state = {k: v.detach().cpu().clone()
+             for k, v in backbone.state_dict().items()}
     return state, float(np.mean(hits[-50:]))
 
 
@@ -312,9 +317,12 @@ def prepare_backbones(voc_dir: str,
                       num_classes: int,
                       iters: Optional[int] = None,
                       rebuild: bool = False,
-                      log: Optional[Logger] = print) -> Dict[str, dict]:
+                      log: Optional[Logger] = print,
+                      profile=None) -> Dict[str, dict]:
     """Pretext-pretrain (or reuse) the quickstart teacher's and student's
-    backbones (``configs/quickstart/_base_/models.py``) on ``voc_dir``.
+    backbones (``configs/quickstart/_base_/models.py``, or a ``profile``'s
+    models and pretext recipe: :mod:`~mmkd.apis.quickstart_profile`) on
+    ``voc_dir``.
 
     Cached in ``<work_dir>/pretext/<role>``.
 
@@ -325,8 +333,9 @@ def prepare_backbones(voc_dir: str,
     from mmengine.config import Config
 
     from .quickstart_config import quickstart_config_dir
-    models = Config.fromfile(
+    models = profile if profile is not None else Config.fromfile(
         osp.join(quickstart_config_dir(), '_base_', 'models.py'))
+    extra = profile.pretext.to_dict() if profile is not None else {}
     out = {}
     for role in ('teacher', 'student'):
         model = models[f'{role}_model']
@@ -341,7 +350,7 @@ def prepare_backbones(voc_dir: str,
             osp.join(work_dir, 'pretext', role),
             dp['mean'],
             dp['std'],
-            recipe=dict(iters=n),
+            recipe=dict(extra, iters=n),
             rebuild=rebuild,
             log=log)
     return out

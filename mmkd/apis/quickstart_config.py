@@ -251,7 +251,8 @@ def stage_config(stage: str,
                  teacher_checkpoint: Optional[str] = None,
                  config: Optional[str] = None,
                  pretrained: Optional[Dict[str, str]] = None,
-                 dataset_info: Optional[dict] = None) -> Config:
+                 dataset_info: Optional[dict] = None,
+                 profile: Optional[Config] = None) -> Config:
     """Load a quickstart config with the quickstart's overrides.
 
     Args:
@@ -269,11 +270,17 @@ def stage_config(stage: str,
         dataset_info (dict, optional): :func:`~mmkd.apis.efficacy_data.
             inspect_voc` of the data: classes, heads and class-balanced
             cross-entropy weights are fitted to it.
+        profile (Config, optional): A profile of the protocol
+            (:func:`~mmkd.apis.quickstart_profile.load_profile`): models,
+            data pipelines and loaders are rewritten to it first.
     """
     from mmkd.utils.tool_utils import load_tool_config
 
     config = config or quickstart_config_path(stage)
     cfg = load_tool_config(config, work_dir=work_dir)
+    if profile is not None:
+        from .quickstart_profile import apply_profile
+        apply_profile(cfg, stage, profile)
     for dataset in config_datasets(cfg):
         dataset.data_root = data_root
     iters = iters or parse_iters(None)

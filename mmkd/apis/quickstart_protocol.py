@@ -45,14 +45,19 @@ class Protocol:
     synthetic: bool = True
     pretext: Dict[str, dict] = field(default_factory=dict)
     teacher_seed: Optional[int] = None
+    #: The protocol's profile (:mod:`~mmkd.apis.quickstart_profile`);
+    #: None: the quickstart's own sizes and models.
+    profile: Optional[object] = None
 
 
 def prepare_data(work_dir: str, data_root: str = 'data/synthetic_voc',
                  voc_dir: Optional[str] = None, tiny: bool = False,
-                 log: Logger = print, banner: Optional[Logger] = None):
+                 log: Logger = print, banner: Optional[Logger] = None,
+                 data_kwargs: Optional[dict] = None):
     """Step 1 of the protocol: the dataset (generated, or ``voc_dir`` as
     it is), its classes and the class-balanced training list in
-    ``<work_dir>/data``.
+    ``<work_dir>/data``. ``data_kwargs``: the generator's arguments
+    (default: the quickstart's, or its tiny ones with ``tiny``).
 
     Returns:
         tuple: ``(voc_dir, info, synthetic)``.
@@ -61,12 +66,14 @@ def prepare_data(work_dir: str, data_root: str = 'data/synthetic_voc',
     banner = banner or log
     synthetic = voc_dir is None
     if synthetic:
-        data_kwargs = QUICKSTART_TINY_DATA if tiny else QUICKSTART_DATA
+        data_kwargs = dict(data_kwargs or (
+            QUICKSTART_TINY_DATA if tiny else QUICKSTART_DATA))
         banner(f'synthetic VOC-format data in {data_root} '
                f"({data_kwargs['num_train']} train / "
                f"{data_kwargs['num_val']} val, {data_kwargs['img_size']}px; "
                'generated once, then cached)')
         voc_dir = generate_synthetic_voc(data_root, verbose=True,
+                                         workers=_data_workers(),
                                          **data_kwargs)
     else:
         voc_dir = osp.abspath(voc_dir)
@@ -87,7 +94,8 @@ def prepare_protocol(work_dir: str,
                      skip_teacher_cache: bool = False,
                      teacher_seed: Optional[int] = None,
                      log: Logger = print,
-                     banner: Optional[Logger] = None) -> Protocol:
+                     banner: Optional[Logger] = None,
+                     profile=None) -> Protocol:
     """Steps 1-3 of the protocol (see the module docstring).
 
     Args:
@@ -104,22 +112,29 @@ def prepare_protocol(work_dir: str,
             another teacher of the same recipe from the same pretext
             backbones, cached in ``teacher_seed<k>/``
             (:func:`teacher_dir_name`).
+        profile (Config, optional): The protocol at other sizes and models
+            (:func:`~mmkd.apis.quickstart_profile.load_profile`): its data,
+            pretext backbones, teacher and students.
     """
     from mmkd.datasets.synthetic_voc import load_synthetic_meta
 
     from .pretext import prepare_backbones
     banner = banner or log
+    from .quickstart_profile import profile_data
     voc_dir, info, synthetic = prepare_data(work_dir, data_root, voc_dir,
-                                            tiny, log, banner)
+                                            tiny, log, banner,
+                                            profile_data(profile, tiny))
 
     banner('pretext: backbones pretrained on object crops of the train '
            'split (the ImageNet analogue; cached)')
     pretext = prepare_backbones(voc_dir, work_dir, info['num_classes'],
-                                iters=(iters or {}).get('pretext'), log=log)
+                                iters=(iters or {}).get('pretext'), log=log,
+                                profile=profile)
     pretrained = {k: v['checkpoint'] for k, v in pretext.items()}
 
     cfg = stage_config('teacher', data_root=voc_dir, work_dir=work_dir,
-                       iters=iters, pretrained=pretrained, dataset_info=info)
+                       iters=iters, pretrained=pretrained, dataset_info=info,
+                       profile=profile)
     default_seed = cfg.get('randomness', {}).get('seed')
     if teacher_seed is None:
         teacher_seed = default_seed
@@ -141,7 +156,9 @@ def prepare_protocol(work_dir: str,
             log_dir=cached['log_dir'], max_iters=cached.get('max_iters', 0),
             train_time_s=cached.get('train_time_s', 0.0), cached=True)
     else:
-        banner(f'teacher: training {osp.basename(cfg.filename)} for '
+        under = '' if profile is None else \
+            f' under the profile {profile.name}'
+        banner(f'teacher: training {osp.basename(cfg.filename)}{under} for '
                f'{cfg.train_cfg.max_iters} iterations from its pretrained '
                'backbone (cached afterwards)')
         teacher = train_stage('teacher', cfg)
@@ -151,7 +168,18 @@ def prepare_protocol(work_dir: str,
         log('WARNING: ' + warn)
     return Protocol(voc_dir=voc_dir, info=info, pretrained=pretrained,
                     teacher=teacher, synthetic=synthetic, pretext=pretext,
-                    teacher_seed=teacher_seed)
+                    teacher_seed=teacher_seed, profile=profile)
+
+
+def _data_workers() -> int:
+    """Processes that render the synthetic data: the CPUs this process may
+    use, at most 16 (the files are the same for any number)."""
+    import os
+    try:
+        n = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        n = os.cpu_count() or 1
+    return max(1, min(16, n))
 
 
 def teacher_dir_name(seed: Optional[int], default_seed: Optional[int]) -> str:
@@ -170,7 +198,8 @@ def protocol_config(stage: str, proto: Protocol, work_dir: str,
     cfg = stage_config(
         stage, data_root=proto.voc_dir, work_dir=work_dir, iters=iters,
         seed=seed, teacher_checkpoint=proto.teacher.checkpoint,
-        pretrained=proto.pretrained, dataset_info=proto.info)
+        pretrained=proto.pretrained, dataset_info=proto.info,
+        profile=proto.profile)
     if grad_ratio is not None and cfg.get('distill_weight_rule', None):
         cfg.distill_weight_rule = dict(cfg.distill_weight_rule,
                                        grad_ratio=float(grad_ratio))

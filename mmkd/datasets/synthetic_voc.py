@@ -168,8 +168,35 @@ def _matches(meta: Optional[dict], request: dict) -> bool:
         meta.get(k) == v for k, v in request.items())
 
 
-def _write_dataset(out: str, request: dict) -> dict:
+#: Samples rendered per task of a worker pool.
+_CHUNK = 64
+
+
+def _write_samples(job) -> np.ndarray:
+    """Render and write samples ``lo..hi-1`` of a split (each from its own
+    seed, so any split of the work writes the same files); returns their
+    pixel counts per label value."""
+    out, request, split, lo, hi = job
     size, k = request['img_size'], request['num_classes']
+    counts = np.zeros(256, np.int64)
+    for idx in range(lo, hi):
+        sid = _sample_id(split, idx)
+        rng = np.random.default_rng(
+            [request['seed'], _SPLIT_CODE[split], idx])
+        img, label = render_sample(
+            rng, size, k, request['ignore_border'],
+            request['border_width'] or None,
+            **LAYOUTS[request.get('layout', 'voc')])
+        Image.fromarray(img).save(
+            osp.join(out, 'JPEGImages', sid + '.jpg'), format='JPEG',
+            quality=JPEG_QUALITY, subsampling=0, optimize=False)
+        _save_label(label, osp.join(out, 'SegmentationClass', sid + '.png'))
+        counts += np.bincount(label.ravel(), minlength=256)
+    return counts
+
+
+def _write_dataset(out: str, request: dict, workers: int = 1) -> dict:
+    k = request['num_classes']
     for sub in ('JPEGImages', 'SegmentationClass',
                 osp.join('ImageSets', 'Segmentation')):
         os.makedirs(osp.join(out, sub), exist_ok=True)
@@ -177,22 +204,17 @@ def _write_dataset(out: str, request: dict) -> dict:
     for split in ('train', 'val'):
         n = request[f'num_{split}']
         counts = np.zeros(256, np.int64)
-        ids = []
-        for idx in range(n):
-            sid = _sample_id(split, idx)
-            rng = np.random.default_rng(
-                [request['seed'], _SPLIT_CODE[split], idx])
-            img, label = render_sample(
-                rng, size, k, request['ignore_border'],
-                request['border_width'] or None,
-                **LAYOUTS[request.get('layout', 'voc')])
-            Image.fromarray(img).save(
-                osp.join(out, 'JPEGImages', sid + '.jpg'), format='JPEG',
-                quality=JPEG_QUALITY, subsampling=0, optimize=False)
-            _save_label(label, osp.join(out, 'SegmentationClass',
-                                        sid + '.png'))
-            counts += np.bincount(label.ravel(), minlength=256)
-            ids.append(sid)
+        ids = [_sample_id(split, idx) for idx in range(n)]
+        jobs = [(out, request, split, lo, min(n, lo + _CHUNK))
+                for lo in range(0, n, _CHUNK)]
+        if workers > 1 and len(jobs) > 1:
+            import multiprocessing as mp
+            with mp.get_context('fork').Pool(min(workers, len(jobs))) as pool:
+                parts = pool.map(_write_samples, jobs)
+        else:
+            parts = map(_write_samples, jobs)
+        for part in parts:
+            counts += part
         with open(osp.join(out, 'ImageSets', 'Segmentation', f'{split}.txt'),
                   'w') as f:
             f.write(''.join(i + '\n' for i in ids))
@@ -219,7 +241,8 @@ def generate_synthetic_voc(root: str,
                            border_width: Optional[int] = None,
                            overwrite: bool = False,
                            verbose: bool = False,
-                           layout: str = 'voc') -> str:
+                           layout: str = 'voc',
+                           workers: int = 1) -> str:
     """Generate (or reuse) a synthetic dataset in Pascal VOC layout.
 
     Args:
@@ -237,6 +260,8 @@ def generate_synthetic_voc(root: str,
         verbose (bool): Print what is done.
         layout (str): Object layout, a key of :data:`LAYOUTS` (``'voc'``,
             the default, or ``'large'``: fewer, larger objects).
+        workers (int): Processes that render the samples; the files do
+            not depend on it. Defaults to 1.
 
     Returns:
         str: Path of the ``VOC2012`` directory (use it as ``data_root``).
@@ -283,7 +308,7 @@ def generate_synthetic_voc(root: str,
         print(f'generating synthetic VOC ({num_train} train, {num_val} val, '
               f'{img_size}px, {k} classes, seed {seed}) in {voc_dir}')
     try:
-        _write_dataset(tmp_dir, request)
+        _write_dataset(tmp_dir, request, workers)
         if osp.lexists(voc_dir):
             os.rename(voc_dir, old_dir)
         try:

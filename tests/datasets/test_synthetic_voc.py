@@ -120,6 +120,21 @@ def test_determinism(voc_dir, tmp_path):
                 assert f1.read() == f2.read()
 
 
+def test_workers_write_the_same_files(voc_dir, tmp_path, monkeypatch):
+    """Rendered by a pool of processes (chunks of 8 samples, so several
+    per split), the dataset is byte-identical to the one-process one, its
+    meta.json (pixel statistics) included."""
+    import mmkd.datasets.synthetic_voc as synthetic_voc
+    monkeypatch.setattr(synthetic_voc, '_CHUNK', 8)
+    pooled = generate_synthetic_voc(
+        str(tmp_path / 'pooled'), num_train=NUM_TRAIN, num_val=NUM_VAL,
+        seed=0, workers=3)
+    assert _tree_digest(pooled) == _tree_digest(voc_dir)
+    with open(osp.join(pooled, 'meta.json')) as f1, \
+            open(osp.join(voc_dir, 'meta.json')) as f2:
+        assert json.load(f1)['stats'] == json.load(f2)['stats']
+
+
 # sha256 of render_sample's arrays (seeds [k, 0, 0], k < 3, 64 px) under
 # GENERATOR_VERSION 2; unchanged by the split of the generator into
 # synthetic_{classes,render,voc,dataset}.py.

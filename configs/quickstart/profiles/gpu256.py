@@ -1,0 +1,141 @@
+# The efficacy protocol at GPU scale ("On a GPU" in docs/efficacy.md):
+#   tools/benchmark_efficacy.py --profile gpu256 --methods ickd kd \
+#       --iters teacher=10000,student=N --jobs 9
+# Everything not named here is the quickstart's (configs/quickstart/): the
+# generator and its 'large' layout, the class-balanced list, the pretext,
+# the recipe (AdamW 2e-3, poly decay, batch 8), the methods' configs and
+# their weight rules. What changes:
+#
+#   data     256x256 images (2000 train / 300 val), 256x256 crops
+#   teacher  DeepLabV3, ResNetV1c-50 at full width, output stride 8, ASPP
+#            dilations (1, 6, 12, 18) (mmseg's VOC rates at 512 px halved
+#            for 256 px), head 256 channels (mmseg's R50: 512)
+#   student  DeepLabV3, ResNetV1c-18 at full width, output stride 8, head
+#            128 channels (mmseg's deeplabv3_r18-d8)
+#   runtime  bf16 autocast (AmpOptimWrapper), 3 loader workers per run
+#
+# tools/benchmark_efficacy.py applies it to every stage's config
+# (mmkd/apis/quickstart_profile.py): the teacher config's model becomes
+# `teacher_model`, the student alone's `student_model`, a distiller's
+# student and teacher both; the pipelines, loaders and data preprocessor
+# sizes follow `crop_size`.
+norm_cfg = dict(type='BN', requires_grad=True)
+num_classes = 7
+crop_size = (256, 256)
+img_scale = (256, 256)
+
+# mmkd.datasets.synthetic_voc.generate_synthetic_voc arguments
+data = dict(num_train=2000, num_val=300, img_size=256, seed=0,
+            layout='large', num_classes=7)
+# default data root and protocol cache dir of this profile
+data_root = 'data/synthetic_voc_gpu256'
+protocol_dir = 'work_dirs/quickstart_gpu256'
+# mmkd.apis.pretext recipe overrides (object crops at 64 px, not 32)
+pretext = dict(crop_size=64, batch_size=64)
+# table labels of the two plain models
+labels = dict(teacher='Teacher (DeepLabV3 R50, full width)',
+              baseline='Student alone (DeepLabV3 R18, full width)')
+
+data_preprocessor = dict(
+    type='SegDataPreProcessor',
+    mean=[123.675, 116.28, 103.53],
+    std=[58.395, 57.12, 57.375],
+    bgr_to_rgb=True,
+    pad_val=0,
+    seg_pad_val=255,
+    size=crop_size)
+_backbone = dict(
+    type='ResNetV1c',
+    num_stages=4,
+    out_indices=(0, 1, 2, 3),
+    dilations=(1, 1, 2, 4),
+    strides=(1, 2, 1, 1),
+    norm_cfg=norm_cfg,
+    norm_eval=False,
+    style='pytorch',
+    contract_dilation=True)
+teacher_model = dict(
+    type='EncoderDecoder',
+    data_preprocessor=data_preprocessor,
+    pretrained=None,
+    backbone=dict(_backbone, depth=50),
+    decode_head=dict(
+        type='ASPPHead',
+        in_channels=2048,
+        in_index=3,
+        channels=256,
+        dilations=(1, 6, 12, 18),
+        dropout_ratio=0.1,
+        num_classes=num_classes,
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    auxiliary_head=dict(
+        type='FCNHead',
+        in_channels=1024,
+        in_index=2,
+        channels=256,
+        num_convs=1,
+        concat_input=False,
+        dropout_ratio=0.1,
+        num_classes=num_classes,
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))
+student_model = dict(
+    type='EncoderDecoder',
+    data_preprocessor=data_preprocessor,
+    pretrained=None,
+    backbone=dict(_backbone, depth=18),
+    decode_head=dict(
+        type='ASPPHead',
+        in_channels=512,
+        in_index=3,
+        channels=128,
+        dilations=(1, 6, 12, 18),
+        dropout_ratio=0.1,
+        num_classes=num_classes,
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
+    auxiliary_head=dict(
+        type='FCNHead',
+        in_channels=256,
+        in_index=2,
+        channels=64,
+        num_convs=1,
+        concat_input=False,
+        dropout_ratio=0.1,
+        num_classes=num_classes,
+        norm_cfg=norm_cfg,
+        align_corners=False,
+        loss_decode=dict(
+            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='LoadAnnotations'),
+    dict(type='RandomResize', scale=img_scale, ratio_range=(0.75, 1.5),
+         keep_ratio=True),
+    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
+    dict(type='RandomFlip', prob=0.5),
+    dict(type='PackSegInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='Resize', scale=img_scale, keep_ratio=True),
+    dict(type='LoadAnnotations'),
+    dict(type='PackSegInputs')
+]
+# merged into each loader (batch sizes stay the quickstart's)
+train_loader = dict(num_workers=3, persistent_workers=True)
+val_loader = dict(num_workers=2, persistent_workers=True)
+# replaces the config's optim_wrapper type (optimizer and lr kept)
+optim_wrapper = dict(type='AmpOptimWrapper', dtype='bfloat16')

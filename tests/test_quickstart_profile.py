@@ -2,6 +2,7 @@
 the gpu256 profile rewrites every stage's config, and the benchmark runs
 the whole protocol under a profile end to end (a tiny one, on the CPU)."""
 import json
+import os
 import os.path as osp
 import sys
 
@@ -112,60 +113,56 @@ def test_profile_data_and_errors(tmp_path):
     assert set(PROFILE_KEYS) <= set(load_profile('gpu256'))
 
 
-TINY_PROFILE = """
-_base_ = ['{base}']
-data = dict(img_size=48, num_train=16, num_val=8)
-crop_size = (32, 32)
-img_scale = (48, 48)
-pretext = dict(crop_size=24, batch_size=8)
-labels = dict(teacher='Teacher (tiny profile)')
-_dp = dict(size=crop_size)
-teacher_model = dict(
-    data_preprocessor=_dp,
-    backbone=dict(depth=18, stem_channels=8, base_channels=8),
-    decode_head=dict(in_channels=64, channels=16),
-    auxiliary_head=dict(in_channels=32, channels=8))
-student_model = dict(
-    data_preprocessor=_dp,
-    backbone=dict(depth=18, stem_channels=4, base_channels=4),
-    decode_head=dict(in_channels=32, channels=8),
-    auxiliary_head=dict(in_channels=16, channels=4))
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='RandomResize', scale=img_scale, ratio_range=(0.75, 1.5),
-         keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs')
-]
-train_loader = dict(num_workers=0, persistent_workers=False)
-val_loader = dict(num_workers=0, persistent_workers=False)
-"""
+def _tiny_profile(path) -> None:
+    """Write a tiny variant of gpu256 to ``path``: 48 px images, 32 px
+    crops, ResNet-18 at widths 8 (teacher) and 4 (student), no loader
+    workers."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'quickstart',
+                                   'profiles', 'gpu256.py'))
+    cfg.data.update(img_size=48, num_train=16, num_val=8)
+    cfg.crop_size = (32, 32)
+    cfg.pretext = dict(crop_size=24, batch_size=8)
+    cfg.labels.teacher = 'Teacher (tiny profile)'
+    widths = dict(teacher=8, student=4)
+    for role, w in widths.items():
+        model = cfg[f'{role}_model']
+        model.data_preprocessor.size = cfg.crop_size
+        model.backbone.update(depth=18, stem_channels=w, base_channels=w)
+        model.decode_head.update(in_channels=8 * w, channels=2 * w)
+        model.auxiliary_head.update(in_channels=4 * w, channels=w)
+    for step in cfg.train_pipeline + cfg.test_pipeline:
+        if 'scale' in step:
+            step.scale = (48, 48)
+        if 'crop_size' in step:
+            step.crop_size = cfg.crop_size
+    cfg.train_loader = dict(num_workers=0, persistent_workers=False)
+    cfg.val_loader = dict(num_workers=0, persistent_workers=False)
+    cfg.dump(str(path))
 
 
-def test_benchmark_under_a_profile(tmp_path):
-    """The whole protocol under a (tiny) profile: its data size, its models
-    for pretext, teacher and students, its labels in the table."""
-    sys.path.insert(0, osp.join(REPO, 'tools'))
-    import benchmark_efficacy
+def test_gpu_driver_under_a_profile(tmp_path):
+    """tools/efficacy_gpu.sh (the prepared GPU command) runs the whole
+    protocol under a (tiny) profile on this CPU: its data size, its models
+    for pretext, teacher and students, its labels in the table, and the
+    results packed without checkpoints."""
+    import subprocess
+    import tarfile
     path = tmp_path / 'tiny.py'
-    path.write_text(TINY_PROFILE.format(
-        base=osp.join(REPO, 'configs', 'quickstart', 'profiles',
-                      'gpu256.py')))
-    out = tmp_path / 'eff'
-    benchmark_efficacy.main([
-        '--profile', str(path), '--tiny', '--data-root',
-        str(tmp_path / 'data'), '--protocol-dir', str(tmp_path / 'proto'),
-        '--work-dir', str(out), '--seeds', '0', '--methods', 'kd', '--jobs',
-        '1', '--iters', 'teacher=2,student=2,pretext=2', '--no-diagnostics'
-    ])
+    _tiny_profile(path)
+    out, results = tmp_path / 'eff', tmp_path / 'results'
+    env = dict(
+        os.environ, PYTHON=sys.executable, PROFILE=str(path), WORK=str(out),
+        PROTO=str(tmp_path / 'proto'), METHODS='kd', SEEDS='0', JOBS='1',
+        TEACHER_ITERS='2', PRETEXT_ITERS='2', STUDENT_ITERS='2',
+        EXTRA=f"--tiny --data-root {tmp_path / 'data'} --no-diagnostics")
+    done = subprocess.run(
+        ['bash', osp.join('tools', 'efficacy_gpu.sh'), '300', str(results)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
+    log = (results / 'driver.log').read_text()
+    assert 'phase 2: students, 2 iterations, seeds 0' in log, log
+    assert 'phase 3' not in log  # nothing ran out of time
     with open(tmp_path / 'data' / 'VOC2012' / 'meta.json') as f:
         meta = json.load(f)
     assert (meta['img_size'], meta['num_train']) == (48, 16)
@@ -185,3 +182,8 @@ def test_benchmark_under_a_profile(tmp_path):
     with open(tmp_path / 'proto' / 'pretext' / 'teacher' /
               'pretext_cache.json') as f:
         assert json.load(f)['num_crops'] > 0
+    with tarfile.open(results / 'efficacy_gpu.tar.gz') as tar:
+        names = tar.getnames()
+    assert any(n.endswith('student2/efficacy.md') for n in names)
+    assert any(n.endswith('train.log') for n in names)
+    assert not any(n.endswith('.pth') for n in names)

@@ -40,6 +40,30 @@ PRETEXT_ITERS=${PRETEXT_ITERS:-1500}
 START=$(date +%s)
 mkdir -p "$RESULTS"
 LOG="$RESULTS/driver.log"
+# Run "$@" for at most $1 seconds in a process group of its own; at the
+# limit the whole group (the benchmark and its pool's workers) is stopped.
+# Returns the command's status (143 or 137 when stopped).
+limited() {
+  local limit=$1 pid dog rc
+  shift
+  set -m
+  "$@" &
+  pid=$!
+  set +m
+  (
+    trap 'kill "$s" 2>/dev/null; exit 0' TERM
+    sleep "$limit" & s=$!
+    wait "$s"
+    kill -TERM -- -"$pid" 2>/dev/null; sleep 5
+    kill -KILL -- -"$pid" 2>/dev/null
+  ) > /dev/null 2>&1 &
+  dog=$!
+  wait "$pid"
+  rc=$?
+  kill -TERM "$dog" 2>/dev/null
+  wait "$dog" 2>/dev/null
+  return $rc
+}
 say() { echo "[efficacy_gpu $(($(date +%s) - START))s] $*" | tee -a "$LOG"; }
 left() { echo $((BUDGET - ($(date +%s) - START))); }
 # shellcheck disable=SC2206  # METHODS and EXTRA are lists of words
@@ -56,7 +80,7 @@ ITERS="teacher=$TEACHER_ITERS,pretext=$PRETEXT_ITERS"
 rc=0
 if [ -z "${STUDENT_ITERS:-}" ]; then
   say "phase 1: data, pretext, teacher ($TEACHER_ITERS iterations), probe"
-  timeout $(($(left) - 40)) "${BENCH[@]}" --iters "$ITERS" --probe-losses \
+  limited $(($(left) - 40)) "${BENCH[@]}" --iters "$ITERS" --probe-losses \
     > "$RESULTS/phase1.log" 2>&1
   rc=$?
   tail -n 25 "$RESULTS/phase1.log" | tee -a "$LOG"
@@ -85,13 +109,11 @@ EOF
   say "phase 2: students, $STUDENT_ITERS iterations, seeds $SEEDS," \
     "$JOBS at a time"
   ITERS="$ITERS,student=$STUDENT_ITERS"
-  timeout $(($(left) - ${P2_RESERVE:-45})) "${BENCH[@]}" --iters "$ITERS" \
+  limited $(($(left) - ${P2_RESERVE:-45})) "${BENCH[@]}" --iters "$ITERS" \
     --seeds $SEEDS --jobs "$JOBS" > "$RESULTS/phase2.log" 2>&1
   rc=$?
   tail -n 60 "$RESULTS/phase2.log" | tee -a "$LOG"
   if [ $rc -ne 0 ]; then
-    # the pool's workers outlive their killed parent: stop them first
-    pkill -f 'multiprocessing.spawn' 2>/dev/null; sleep 2
     done_seeds=""
     for s in $SEEDS; do
       ok=1
@@ -103,7 +125,7 @@ EOF
     say "phase 2 stopped (rc $rc); seeds finished:${done_seeds:- none}"
     if [ -n "$done_seeds" ]; then
       say "phase 3: the table of seeds$done_seeds"
-      timeout $(($(left) - 5)) "${BENCH[@]}" --iters "$ITERS" \
+      limited $(($(left) - 5)) "${BENCH[@]}" --iters "$ITERS" \
         --seeds $done_seeds --jobs 1 > "$RESULTS/phase3.log" 2>&1
       tail -n 40 "$RESULTS/phase3.log" | tee -a "$LOG"
     fi

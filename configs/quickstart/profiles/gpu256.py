@@ -54,70 +54,43 @@ _backbone = dict(
     norm_eval=False,
     style='pytorch',
     contract_dilation=True)
+_decode = dict(
+    type='ASPPHead',
+    in_index=3,
+    dilations=(1, 6, 12, 18),
+    dropout_ratio=0.1,
+    num_classes=num_classes,
+    norm_cfg=norm_cfg,
+    align_corners=False,
+    loss_decode=dict(
+        type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0))
+_aux = dict(
+    type='FCNHead',
+    in_index=2,
+    num_convs=1,
+    concat_input=False,
+    dropout_ratio=0.1,
+    num_classes=num_classes,
+    norm_cfg=norm_cfg,
+    align_corners=False,
+    loss_decode=dict(
+        type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4))
+_segmentor = dict(
+    type='EncoderDecoder',
+    data_preprocessor=data_preprocessor,
+    pretrained=None,
+    train_cfg=dict(),
+    test_cfg=dict(mode='whole'))
 teacher_model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
-    pretrained=None,
+    _segmentor,
     backbone=dict(_backbone, depth=50),
-    decode_head=dict(
-        type='ASPPHead',
-        in_channels=2048,
-        in_index=3,
-        channels=256,
-        dilations=(1, 6, 12, 18),
-        dropout_ratio=0.1,
-        num_classes=num_classes,
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
-    auxiliary_head=dict(
-        type='FCNHead',
-        in_channels=1024,
-        in_index=2,
-        channels=256,
-        num_convs=1,
-        concat_input=False,
-        dropout_ratio=0.1,
-        num_classes=num_classes,
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    decode_head=dict(_decode, in_channels=2048, channels=256),
+    auxiliary_head=dict(_aux, in_channels=1024, channels=256))
 student_model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
-    pretrained=None,
+    _segmentor,
     backbone=dict(_backbone, depth=18),
-    decode_head=dict(
-        type='ASPPHead',
-        in_channels=512,
-        in_index=3,
-        channels=128,
-        dilations=(1, 6, 12, 18),
-        dropout_ratio=0.1,
-        num_classes=num_classes,
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
-    auxiliary_head=dict(
-        type='FCNHead',
-        in_channels=256,
-        in_index=2,
-        channels=64,
-        num_convs=1,
-        concat_input=False,
-        dropout_ratio=0.1,
-        num_classes=num_classes,
-        norm_cfg=norm_cfg,
-        align_corners=False,
-        loss_decode=dict(
-            type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+    decode_head=dict(_decode, in_channels=512, channels=128),
+    auxiliary_head=dict(_aux, in_channels=256, channels=64))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

@@ -21,6 +21,8 @@ each class (teacher, student alone, each method).
     python tools/benchmark_efficacy.py --data-root DIR        # any VOC layout
     python tools/benchmark_efficacy.py --probe-losses         # weights only
     python tools/benchmark_efficacy.py --teacher-seeds 0 1 2  # 3 teachers
+    python tools/benchmark_efficacy.py --profile gpu256       # 256 px, R50
+                                                              # -> R18 (GPU)
 
 ``--data-root DIR``: DIR (or DIR/VOC2012) in the Pascal VOC layout is used
 as it is (read only; its classes come from its labels, names from its

@@ -176,7 +176,7 @@ def pretrain_backbone(backbone_cfg: dict,
         probe = backbone(torch.zeros(1, 3, crops.shape[1], crops.shape[2]))
     channels = probe[-1].shape[1]
     head = torch.nn.Linear(channels, num_classes)
-    device = get_device()  # the GPU where there is one, as mmengine's
+    device = get_device()  # the GPU where there is one, as the runner
     backbone.to(device)
     head.to(device)
     params = list(backbone.parameters()) + list(head.parameters())

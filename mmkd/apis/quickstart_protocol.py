@@ -119,8 +119,8 @@ def prepare_protocol(work_dir: str,
     from mmkd.datasets.synthetic_voc import load_synthetic_meta
 
     from .pretext import prepare_backbones
-    banner = banner or log
     from .quickstart_profile import profile_data
+    banner = banner or log
     voc_dir, info, synthetic = prepare_data(work_dir, data_root, voc_dir,
                                             tiny, log, banner,
                                             profile_data(profile, tiny))

@@ -34,7 +34,9 @@ def test_gpu256_rewrites_models_data_and_runtime(tmp_path):
     assert teacher.model.decode_head.in_channels == 2048
     baseline = _config('baseline', tmp_path, profile)
     assert baseline.model.backbone.depth == 18
-    assert 'base_channels' not in baseline.model.backbone  # full width
+    # full width: ResNet-18's own 64 channels (the quickstart's are 8)
+    assert baseline.model.backbone.base_channels == 64
+    assert baseline.model.backbone.stem_channels == 64
     assert baseline.model.decode_head.in_channels == 512
     for cfg in (teacher, baseline):
         assert cfg.model.data_preprocessor.size == (256, 256)

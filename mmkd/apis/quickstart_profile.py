@@ -95,12 +95,6 @@ def _accelerated() -> bool:
     return get_device() != 'cpu'
 
 
-def _set_size(model: dict, crop_size) -> None:
-    dp = model.get('data_preprocessor')
-    if isinstance(dp, dict) and 'size' in dp:
-        dp['size'] = tuple(crop_size)
-
-
 def _innermost(dataset: dict) -> dict:
     while 'pipeline' not in dataset and isinstance(
             dataset.get('dataset'), dict):
@@ -127,7 +121,6 @@ def apply_profile(cfg: Config, stage: str, profile: Optional[Config]) -> None:
         if cfg.model.get('data_preprocessor') is not None:
             cfg.model.data_preprocessor = copy.deepcopy(
                 student['data_preprocessor'])
-        _set_size(cfg.model, profile.crop_size)
     else:
         cfg.model = teacher if stage == 'teacher' else student
     cfg.data_preprocessor = copy.deepcopy(student['data_preprocessor'])

@@ -14,13 +14,16 @@
 #            128 channels (mmseg's deeplabv3_r18-d8)
 #   runtime  bf16 autocast (AmpOptimWrapper), 3 loader workers per run
 #
+# The models are the quickstart's (../_base_/models.py: ResNetV1c, output
+# stride 8, ASPP + FCN heads, plain BN) at full width, with the ASPP rates
+# and input size of 256 px.
+#
 # tools/benchmark_efficacy.py applies it to every stage's config
 # (mmkd/apis/quickstart_profile.py): the teacher config's model becomes
 # `teacher_model`, the student alone's `student_model`, a distiller's
-# student and teacher both; the pipelines, loaders and data preprocessor
-# sizes follow `crop_size`.
-norm_cfg = dict(type='BN', requires_grad=True)
-num_classes = 7
+# student and teacher both; the loaders' pipelines and workers become the
+# profile's.
+_base_ = ['../_base_/models.py']
 crop_size = (256, 256)
 img_scale = (256, 256)
 
@@ -36,61 +39,18 @@ pretext = dict(crop_size=64, batch_size=64)
 labels = dict(teacher='Teacher (DeepLabV3 R50, full width)',
               baseline='Student alone (DeepLabV3 R18, full width)')
 
-data_preprocessor = dict(
-    type='SegDataPreProcessor',
-    mean=[123.675, 116.28, 103.53],
-    std=[58.395, 57.12, 57.375],
-    bgr_to_rgb=True,
-    pad_val=0,
-    seg_pad_val=255,
-    size=crop_size)
-_backbone = dict(
-    type='ResNetV1c',
-    num_stages=4,
-    out_indices=(0, 1, 2, 3),
-    dilations=(1, 1, 2, 4),
-    strides=(1, 2, 1, 1),
-    norm_cfg=norm_cfg,
-    norm_eval=False,
-    style='pytorch',
-    contract_dilation=True)
-_decode = dict(
-    type='ASPPHead',
-    in_index=3,
-    dilations=(1, 6, 12, 18),
-    dropout_ratio=0.1,
-    num_classes=num_classes,
-    norm_cfg=norm_cfg,
-    align_corners=False,
-    loss_decode=dict(
-        type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0))
-_aux = dict(
-    type='FCNHead',
-    in_index=2,
-    num_convs=1,
-    concat_input=False,
-    dropout_ratio=0.1,
-    num_classes=num_classes,
-    norm_cfg=norm_cfg,
-    align_corners=False,
-    loss_decode=dict(
-        type='CrossEntropyLoss', use_sigmoid=False, loss_weight=0.4))
-_segmentor = dict(
-    type='EncoderDecoder',
-    data_preprocessor=data_preprocessor,
-    pretrained=None,
-    train_cfg=dict(),
-    test_cfg=dict(mode='whole'))
+data_preprocessor = dict(size=crop_size)
+_aspp_rates = (1, 6, 12, 18)
 teacher_model = dict(
-    _segmentor,
-    backbone=dict(_backbone, depth=50),
-    decode_head=dict(_decode, in_channels=2048, channels=256),
-    auxiliary_head=dict(_aux, in_channels=1024, channels=256))
+    data_preprocessor=data_preprocessor,
+    backbone=dict(depth=50, stem_channels=64, base_channels=64),
+    decode_head=dict(in_channels=2048, channels=256, dilations=_aspp_rates),
+    auxiliary_head=dict(in_channels=1024, channels=256))
 student_model = dict(
-    _segmentor,
-    backbone=dict(_backbone, depth=18),
-    decode_head=dict(_decode, in_channels=512, channels=128),
-    auxiliary_head=dict(_aux, in_channels=256, channels=64))
+    data_preprocessor=data_preprocessor,
+    backbone=dict(depth=18, stem_channels=64, base_channels=64),
+    decode_head=dict(in_channels=512, channels=128, dilations=_aspp_rates),
+    auxiliary_head=dict(in_channels=256, channels=64))
 
 train_pipeline = [
     dict(type='LoadImageFromFile'),

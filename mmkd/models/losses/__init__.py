@@ -19,8 +19,9 @@ from .dist_utils import gather_with_grad
 from .dlkd_loss import DLKDLoss, dlkd_align_loss, dlkd_corr_loss
 from .fitnet_loss import FitNetsLoss, fitnet_loss
 from .ickd_loss import ICKDLoss, ickd_loss, ickd_loss_reference
-from .irg_loss import (IRGEdgeLoss, IRGTransformationLoss, IRGVertexLoss,
-                       irg_edge_loss, irg_transformation_loss,
+from .irg_loss import (IRGEdgeLoss, IRGPositionEdgeLoss,
+                       IRGTransformationLoss, IRGVertexLoss, irg_edge_loss,
+                       irg_position_edge_loss, irg_transformation_loss,
                        irg_vertex_loss)
 from .kd_loss import KDLoss, kd_loss
 from .mgd_loss import MatchingGuidedLoss
@@ -31,6 +32,6 @@ __all__ = [
     'ClsKDLoss', 'cwd_loss', 'ChannelWiseDivergence', 'dlkd_align_loss',
     'dlkd_corr_loss', 'DLKDLoss', 'fitnet_loss', 'FitNetsLoss', 'ickd_loss',
     'ickd_loss_reference', 'ICKDLoss', 'irg_vertex_loss', 'irg_edge_loss',
-    'irg_transformation_loss', 'IRGVertexLoss', 'IRGEdgeLoss',
-    'IRGTransformationLoss', 'kd_loss', 'KDLoss', 'MatchingGuidedLoss'
+    'irg_transformation_loss', 'irg_position_edge_loss', 'IRGVertexLoss',
+    'IRGEdgeLoss', 'IRGPositionEdgeLoss', 'IRGTransformationLoss', 'kd_loss', 'KDLoss', 'MatchingGuidedLoss'
 ]

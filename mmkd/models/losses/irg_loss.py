@@ -24,13 +24,15 @@ from mmkd.registry import MODELS
 from .base import DistillContext, DistillLoss
 from .dist_utils import compensate_ddp_average, gather_with_grad
 from .irg_ops import (_POOLS, _REDUCTIONS, _check_choice, _two, irg_edge_loss,
-                      irg_edge_matrix, irg_embed, irg_transformation_loss,
+                      irg_edge_matrix, irg_embed, irg_position_edge_loss,
+                      irg_position_edge_matrix, irg_transformation_loss,
                       irg_transformation_vector, irg_vertex_loss)
 
 __all__ = [
     'irg_embed', 'irg_edge_matrix', 'irg_transformation_vector',
     'irg_vertex_loss', 'irg_edge_loss', 'irg_transformation_loss',
-    'IRGVertexLoss', 'IRGEdgeLoss', 'IRGTransformationLoss'
+    'irg_position_edge_matrix', 'irg_position_edge_loss', 'IRGVertexLoss',
+    'IRGEdgeLoss', 'IRGPositionEdgeLoss', 'IRGTransformationLoss'
 ]
 
 
@@ -156,6 +158,38 @@ class IRGEdgeLoss(_IRGRelationBase):
                           reduction=self.reduction)
             for s, t in zip(students, teachers))
         return _finish(total, self.gather)
+
+
+@MODELS.register_module()
+class IRGPositionEdgeLoss(_IRGBase):
+    """IRG edge term with the positions of one image as its instances; see
+    :func:`irg_position_edge_loss`.
+
+    A segmentation reading of the edge graph (the spec's instances are
+    images; at a segmentation batch of 8 their graph has 28 distances):
+    each image gives an ``N x N`` graph of squared distances between its
+    ``N = H*W`` position vectors, divided by that image's largest distance
+    (detached), and the student's graph is matched to the teacher's. The
+    channels may differ (no connector); the maps need one ``H x W``
+    (checked at build time). Per image, so nothing is gathered over
+    processes.
+
+    Args:
+        reduction (str): ``'mean'`` (default, over ``B*N*N`` entries) or
+            ``'caffe'`` (sum / 2B).
+        loss_weight (float): Multiplier.
+    """
+
+    def setup(self, context: DistillContext) -> None:
+        s, t = context.student_shapes[0], context.teacher_shapes[0]
+        if len(s) != 4 or len(t) != 4 or tuple(s[2:]) != tuple(t[2:]):
+            raise ValueError(
+                f'{context.name}: IRGPositionEdgeLoss needs B x C x H x W '
+                f'maps of one H x W, got student {tuple(s)} and teacher '
+                f"{tuple(t)}; add student_transforms=[dict(type='Resize')]")
+
+    def compute(self, student: Tensor, teacher: Tensor) -> Tensor:
+        return irg_position_edge_loss(student, teacher, self.reduction)
 
 
 @MODELS.register_module()

@@ -14,7 +14,8 @@ from torch import Tensor
 
 __all__ = [
     'irg_embed', 'irg_edge_matrix', 'irg_transformation_vector',
-    'irg_vertex_loss', 'irg_edge_loss', 'irg_transformation_loss'
+    'irg_vertex_loss', 'irg_edge_loss', 'irg_transformation_loss',
+    'irg_position_edge_matrix', 'irg_position_edge_loss'
 ]
 
 _POOLS = ('avg', 'flatten')
@@ -223,4 +224,65 @@ def irg_transformation_loss(student: Sequence[Tensor],
     lam_s = irg_transformation_vector(s1, s2, pool)
     _check_batch(s1, t1)
     diff = lam_t - lam_s
+    return _reduce(diff.pow(2), reduction)
+
+
+def irg_position_edge_matrix(x: Tensor) -> Tensor:
+    r"""Per-image graphs over positions, ``B x N x N`` (``N = H*W``).
+
+    The segmentation reading of the edge graph with each *position* of one
+    image as an instance: :math:`A_b(p,q) = \lVert x_b[:,p] - x_b[:,q]
+    \rVert^2 / \max_{p,q} A_b`, the maximum per image and detached (with
+    the floor of :func:`irg_edge_matrix`, so a constant map gives an
+    all-zero graph, not rounding noise blown up).
+
+    Args:
+        x (Tensor): ``B x C x H x W``.
+
+    Returns:
+        Tensor: ``B x N x N``, diagonal exactly 0.
+    """
+    x = _float(x, 'feature')
+    if x.ndim != 4:
+        raise ValueError(f'the position graph takes B x C x H x W maps, got '
+                         f'shape {tuple(x.shape)}')
+    f = x.flatten(2).transpose(1, 2)  # B x N x C
+    scale = (f * f).sum(dim=2).amax(dim=1).detach()  # B
+    f = f - f.mean(dim=1, keepdim=True)
+    sq = (f * f).sum(dim=2)  # B x N
+    d = (sq[:, :, None] + sq[:, None, :] - 2 * f @ f.transpose(1, 2))
+    d = d.clamp_min(0)
+    eye = torch.eye(d.shape[1], dtype=torch.bool, device=d.device)
+    d = d.masked_fill(eye, 0)
+    if d.numel() == 0:
+        return d
+    top = torch.maximum(d.detach().amax(dim=(1, 2)),
+                        torch.finfo(d.dtype).eps * scale)
+    return d / top.clamp_min(torch.finfo(d.dtype).tiny)[:, None, None]
+
+
+def irg_position_edge_loss(student: Tensor,
+                           teacher: Tensor,
+                           reduction: str = 'mean') -> Tensor:
+    r"""Edge term over the positions of each image,
+    :math:`\frac{1}{B}\sum_b \lVert A^T_b - A^S_b\rVert^2`.
+
+    :math:`A_b` is :func:`irg_position_edge_matrix`. ``'mean'`` averages
+    over the ``B*N*N`` entries; ``'caffe'`` is ``sum / (2B)``. Channels may
+    differ; the maps need one ``H x W``. A one-position map gives 0.
+
+    Raises:
+        ValueError: Different batch sizes, not 4-D, or different ``H x W``.
+    """
+    _check_choice('reduction', reduction, _REDUCTIONS)
+    _check_batch(student, teacher)
+    if student.ndim != 4 or teacher.ndim != 4 or \
+            student.shape[2:] != teacher.shape[2:]:
+        raise ValueError(
+            f'the position graph needs B x C x H x W maps of one H x W, got '
+            f'student {tuple(student.shape)} and teacher '
+            f'{tuple(teacher.shape)}; add '
+            f"student_transforms=[dict(type='Resize')]")
+    diff = irg_position_edge_matrix(teacher) - \
+        irg_position_edge_matrix(student)
     return _reduce(diff.pow(2), reduction)

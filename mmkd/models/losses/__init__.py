@@ -33,5 +33,6 @@ __all__ = [
     'dlkd_corr_loss', 'DLKDLoss', 'fitnet_loss', 'FitNetsLoss', 'ickd_loss',
     'ickd_loss_reference', 'ICKDLoss', 'irg_vertex_loss', 'irg_edge_loss',
     'irg_transformation_loss', 'irg_position_edge_loss', 'IRGVertexLoss',
-    'IRGEdgeLoss', 'IRGPositionEdgeLoss', 'IRGTransformationLoss', 'kd_loss', 'KDLoss', 'MatchingGuidedLoss'
+    'IRGEdgeLoss', 'IRGPositionEdgeLoss', 'IRGTransformationLoss', 'kd_loss',
+    'KDLoss', 'MatchingGuidedLoss'
 ]

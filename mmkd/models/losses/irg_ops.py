@@ -53,14 +53,43 @@ def irg_embed(x: Tensor, pool: str = 'avg', name: str = 'feature') -> Tensor:
 
 
 def _normalise(d: Tensor, max_value: Optional[Tensor]) -> Tensor:
-    """``d / max`` with the max a constant; an all-zero ``d`` stays 0."""
+    """``d / max`` with the max a constant; an all-zero ``d`` stays 0.
+
+    ``max_value`` is one number, or one per leading index of ``d`` (shape
+    ``d.shape[:k]``: one normaliser per graph of a stack).
+    """
     if d.numel() == 0:
         return d
     if max_value is None:
         max_value = d.detach().max()
     tiny = torch.finfo(d.dtype).tiny
     max_value = torch.as_tensor(max_value, dtype=d.dtype, device=d.device)
-    return d / max_value.clamp_min(tiny)
+    max_value = max_value.clamp_min(tiny)
+    return d / max_value.reshape(max_value.shape +
+                                 (1, ) * (d.ndim - max_value.ndim))
+
+
+def _distances(f: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
+    """Squared distances between the rows of each ``N x D`` matrix of ``f``
+    (``... x N x D``), and the default normaliser of each graph.
+
+    Distances come from the Gram matrix of the centred rows (memory
+    ``N x N``, not ``N x N x D``); the diagonal is exactly 0. The
+    normaliser is the graph's maximum, detached, and at least
+    ``eps * max_i ||f_i||^2`` (``eps`` of the dtype): rows equal up to
+    rounding do not blow the noise up to order 1. None for an empty graph.
+    """
+    norms = (f * f).sum(dim=-1)
+    c = f - f.mean(dim=-2, keepdim=True)
+    sq = (c * c).sum(dim=-1)
+    d = (sq[..., :, None] + sq[..., None, :] -
+         2 * c @ c.transpose(-1, -2)).clamp_min(0)
+    eye = torch.eye(d.shape[-1], dtype=torch.bool, device=d.device)
+    d = d.masked_fill(eye, 0)
+    if d.numel() == 0:
+        return d, None
+    floor = torch.finfo(d.dtype).eps * norms.detach().amax(dim=-1)
+    return d, torch.maximum(d.detach().amax(dim=(-2, -1)), floor)
 
 
 def _reduce(sq: Tensor, reduction: str) -> Tensor:
@@ -91,17 +120,8 @@ def irg_edge_matrix(x: Tensor,
     Returns:
         Tensor: ``B x B``.
     """
-    f = irg_embed(x, pool)
-    scale = (f * f).sum(dim=1).max().detach() if f.shape[0] else 0
-    f = f - f.mean(dim=0, keepdim=True)
-    sq = (f * f).sum(dim=1)
-    d = (sq[:, None] + sq[None, :] - 2 * f @ f.t()).clamp_min(0)
-    eye = torch.eye(d.shape[0], dtype=torch.bool, device=d.device)
-    d = d.masked_fill(eye, 0)
-    if max_value is None and d.numel():
-        max_value = torch.maximum(d.detach().max(),
-                                  torch.finfo(d.dtype).eps * scale)
-    return _normalise(d, max_value)
+    d, top = _distances(irg_embed(x, pool))
+    return _normalise(d, top if max_value is None else max_value)
 
 
 def irg_transformation_vector(first: Tensor,
@@ -246,19 +266,8 @@ def irg_position_edge_matrix(x: Tensor) -> Tensor:
     if x.ndim != 4:
         raise ValueError(f'the position graph takes B x C x H x W maps, got '
                          f'shape {tuple(x.shape)}')
-    f = x.flatten(2).transpose(1, 2)  # B x N x C
-    scale = (f * f).sum(dim=2).amax(dim=1).detach()  # B
-    f = f - f.mean(dim=1, keepdim=True)
-    sq = (f * f).sum(dim=2)  # B x N
-    d = (sq[:, :, None] + sq[:, None, :] - 2 * f @ f.transpose(1, 2))
-    d = d.clamp_min(0)
-    eye = torch.eye(d.shape[1], dtype=torch.bool, device=d.device)
-    d = d.masked_fill(eye, 0)
-    if d.numel() == 0:
-        return d
-    top = torch.maximum(d.detach().amax(dim=(1, 2)),
-                        torch.finfo(d.dtype).eps * scale)
-    return d / top.clamp_min(torch.finfo(d.dtype).tiny)[:, None, None]
+    d, top = _distances(x.flatten(2).transpose(1, 2))  # B x N x N, B
+    return _normalise(d, top)
 
 
 def irg_position_edge_loss(student: Tensor,

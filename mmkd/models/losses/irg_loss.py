@@ -23,7 +23,7 @@ from torch import Tensor
 from mmkd.registry import MODELS
 from .base import DistillContext, DistillLoss
 from .dist_utils import compensate_ddp_average, gather_with_grad
-from .irg_ops import (_POOLS, _REDUCTIONS, _check_choice, _two, irg_edge_loss,
+from .irg_ops import (_DISTANCES, _POOLS, _REDUCTIONS, _check_choice, _two, irg_edge_loss,
                       irg_edge_matrix, irg_embed, irg_position_edge_loss,
                       irg_position_edge_matrix, irg_transformation_loss,
                       irg_transformation_vector, irg_vertex_loss)
@@ -169,7 +169,8 @@ class IRGPositionEdgeLoss(_IRGBase):
     images; at a segmentation batch of 8 their graph has 28 distances):
     each image gives an ``N x N`` graph of squared distances between its
     ``N = H*W`` position vectors, divided by that image's largest distance
-    (detached), and the student's graph is matched to the teacher's. The
+    (detached), or of cosine distances (``distance='cosine'``, not
+    divided), and the student's graph is matched to the teacher's. The
     channels may differ (no connector); the maps need one ``H x W``
     (checked at build time). Per image, so nothing is gathered over
     processes.
@@ -177,8 +178,22 @@ class IRGPositionEdgeLoss(_IRGBase):
     Args:
         reduction (str): ``'mean'`` (default, over ``B*N*N`` entries) or
             ``'caffe'`` (sum / 2B).
+        distance (str): ``'squared'`` (default, IRG's squared distance over
+            the image's maximum) or ``'cosine'`` (``1 - cos``, unnormalised;
+            the pair-wise similarity of structured KD for segmentation).
         loss_weight (float): Multiplier.
     """
+
+    def __init__(self,
+                 reduction: str = 'mean',
+                 distance: str = 'squared',
+                 loss_weight: float = 1.0):
+        super().__init__(reduction=reduction, loss_weight=loss_weight)
+        _check_choice('distance', distance, _DISTANCES)
+        self.distance = distance
+
+    def extra_repr(self) -> str:
+        return f'distance={self.distance!r}, {super().extra_repr()}'
 
     def setup(self, context: DistillContext) -> None:
         s, t = context.student_shapes[0], context.teacher_shapes[0]
@@ -189,7 +204,8 @@ class IRGPositionEdgeLoss(_IRGBase):
                 f"{tuple(t)}; add student_transforms=[dict(type='Resize')]")
 
     def compute(self, student: Tensor, teacher: Tensor) -> Tensor:
-        return irg_position_edge_loss(student, teacher, self.reduction)
+        return irg_position_edge_loss(student, teacher, self.reduction,
+                                      self.distance)
 
 
 @MODELS.register_module()

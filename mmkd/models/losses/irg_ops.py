@@ -10,6 +10,7 @@ described.
 from typing import Optional, Sequence, Tuple
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 __all__ = [
@@ -20,6 +21,7 @@ __all__ = [
 
 _POOLS = ('avg', 'flatten')
 _REDUCTIONS = ('mean', 'caffe')
+_DISTANCES = ('squared', 'cosine')
 
 
 def _check_choice(name: str, value, choices: Sequence[str]) -> None:
@@ -247,43 +249,68 @@ def irg_transformation_loss(student: Sequence[Tensor],
     return _reduce(diff.pow(2), reduction)
 
 
-def irg_position_edge_matrix(x: Tensor) -> Tensor:
+def _cosine_distances(f: Tensor) -> Tensor:
+    """``1 - cos`` between the rows of each ``N x D`` matrix of ``f``, in
+    ``[0, 2]``, diagonal exactly 0. A zero row is at distance 1 from every
+    other row (``F.normalize``'s floor keeps its gradient finite)."""
+    u = F.normalize(f, dim=-1, eps=1e-12)
+    d = (1 - u @ u.transpose(-1, -2)).clamp(0, 2)
+    eye = torch.eye(d.shape[-1], dtype=torch.bool, device=d.device)
+    return d.masked_fill(eye, 0)
+
+
+def irg_position_edge_matrix(x: Tensor, distance: str = 'squared') -> Tensor:
     r"""Per-image graphs over positions, ``B x N x N`` (``N = H*W``).
 
     The segmentation reading of the edge graph with each *position* of one
-    image as an instance: :math:`A_b(p,q) = \lVert x_b[:,p] - x_b[:,q]
-    \rVert^2 / \max_{p,q} A_b`, the maximum per image and detached (with
-    the floor of :func:`irg_edge_matrix`, so a constant map gives an
-    all-zero graph, not rounding noise blown up).
+    image as an instance. ``distance='squared'`` (IRG's):
+    :math:`A_b(p,q) = \lVert x_b[:,p] - x_b[:,q] \rVert^2 / \max_{p,q}
+    A_b`, the maximum per image and detached (with the floor of
+    :func:`irg_edge_matrix`, so a constant map gives an all-zero graph, not
+    rounding noise blown up). ``distance='cosine'``: :math:`A_b(p,q) = 1 -
+    \cos(x_b[:,p], x_b[:,q])`, already scale-free and bounded, so not
+    divided by a maximum: an image whose positions all point one way (one
+    region) keeps a near-zero graph instead of its small differences blown
+    up to order 1.
 
     Args:
         x (Tensor): ``B x C x H x W``.
+        distance (str): ``'squared'`` (default) or ``'cosine'``.
 
     Returns:
         Tensor: ``B x N x N``, diagonal exactly 0.
     """
+    _check_choice('distance', distance, _DISTANCES)
     x = _float(x, 'feature')
     if x.ndim != 4:
         raise ValueError(f'the position graph takes B x C x H x W maps, got '
                          f'shape {tuple(x.shape)}')
-    d, top = _distances(x.flatten(2).transpose(1, 2))  # B x N x N, B
+    f = x.flatten(2).transpose(1, 2)  # B x N x C
+    if distance == 'cosine':
+        return _cosine_distances(f)
+    d, top = _distances(f)  # B x N x N, B
     return _normalise(d, top)
 
 
 def irg_position_edge_loss(student: Tensor,
                            teacher: Tensor,
-                           reduction: str = 'mean') -> Tensor:
+                           reduction: str = 'mean',
+                           distance: str = 'squared') -> Tensor:
     r"""Edge term over the positions of each image,
     :math:`\frac{1}{B}\sum_b \lVert A^T_b - A^S_b\rVert^2`.
 
-    :math:`A_b` is :func:`irg_position_edge_matrix`. ``'mean'`` averages
-    over the ``B*N*N`` entries; ``'caffe'`` is ``sum / (2B)``. Channels may
-    differ; the maps need one ``H x W``. A one-position map gives 0.
+    :math:`A_b` is :func:`irg_position_edge_matrix` with ``distance``
+    (``'squared'``, normalised per image, or ``'cosine'``). ``'mean'``
+    averages over the ``B*N*N`` entries; ``'caffe'`` is ``sum / (2B)``.
+    Channels may differ; the maps need one ``H x W``. A one-position map
+    gives 0.
 
     Raises:
-        ValueError: Different batch sizes, not 4-D, or different ``H x W``.
+        ValueError: Different batch sizes, not 4-D, different ``H x W``, or
+            an unknown ``reduction`` / ``distance``.
     """
     _check_choice('reduction', reduction, _REDUCTIONS)
+    _check_choice('distance', distance, _DISTANCES)
     _check_batch(student, teacher)
     if student.ndim != 4 or teacher.ndim != 4 or \
             student.shape[2:] != teacher.shape[2:]:
@@ -292,6 +319,6 @@ def irg_position_edge_loss(student: Tensor,
             f'student {tuple(student.shape)} and teacher '
             f'{tuple(teacher.shape)}; add '
             f"student_transforms=[dict(type='Resize')]")
-    diff = irg_position_edge_matrix(teacher) - \
-        irg_position_edge_matrix(student)
+    diff = irg_position_edge_matrix(teacher, distance) - \
+        irg_position_edge_matrix(student, distance)
     return _reduce(diff.pow(2), reduction)

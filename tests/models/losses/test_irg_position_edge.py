@@ -124,3 +124,73 @@ def test_module_setup_and_registry():
         loss.setup(bad)
     out = loss.compute(S_MAP.clone().requires_grad_(), T_MAP)
     assert out.item() == pytest.approx(EDGE_SUM / 9)
+
+
+# distance='cosine': 1 - cos between position vectors, not normalised.
+# Positions [1,0], [1,1], [0,1], [-1,0] of one 1 x 4 map.
+C_MAP = torch.tensor([[[[1., 1., 0., -1.]], [[0., 1., 1., 0.]]]])
+R = 2**-0.5
+
+
+def test_cosine_matrix_by_hand():
+    a = irg_position_edge_matrix(C_MAP, distance='cosine')
+    expected = torch.tensor([[0, 1 - R, 1, 2], [1 - R, 0, 1 - R, 1 + R],
+                             [1, 1 - R, 0, 1], [2, 1 + R, 1, 0]])
+    torch.testing.assert_close(a[0], expected)
+    assert torch.equal(a[0].diagonal(), torch.zeros(4))
+    # scale-free per position, unlike the squared form
+    scale = torch.tensor([[[[0.5, 3., 10., 0.2]]]])
+    torch.testing.assert_close(
+        irg_position_edge_matrix(C_MAP * scale, distance='cosine'), a)
+    assert not torch.allclose(irg_position_edge_matrix(C_MAP * scale),
+                              irg_position_edge_matrix(C_MAP))
+
+
+def test_cosine_loss_by_hand_with_a_zero_vector():
+    # S_MAP's first position is 0: at distance 1 from the others; [1,0] and
+    # [0,2] are orthogonal, 1. T_MAP: 0 -> 1, 1; [1] and [2] agree, 0. The
+    # graphs differ in one pair only, by 1, twice: 2 / 9 over 3 x 3.
+    s = S_MAP.clone().requires_grad_()
+    loss = irg_position_edge_loss(s, T_MAP, distance='cosine')
+    assert loss.item() == pytest.approx(2 / 9)
+    loss.backward()
+    assert torch.isfinite(s.grad).all() and s.grad.abs().sum() > 0
+    module = IRGPositionEdgeLoss(distance='cosine')
+    assert module.compute(S_MAP, T_MAP).item() == pytest.approx(2 / 9)
+    assert "distance='cosine'" in repr(module)
+
+
+def test_cosine_gradient():
+    gen = torch.Generator().manual_seed(2)
+    s = torch.randn(2, 3, 2, 2, generator=gen, dtype=torch.float64,
+                    requires_grad=True)
+    t = torch.randn(2, 5, 2, 2, generator=gen, dtype=torch.float64)
+    assert torch.autograd.gradcheck(
+        lambda x: irg_position_edge_loss(x, t, distance='cosine'), (s, ))
+    # a student that is the teacher scaled has its graph: no gradient
+    same = t[:, :3].clone().requires_grad_()
+    loss = irg_position_edge_loss(same, t[:, :3] * 4, distance='cosine')
+    loss.backward()
+    assert loss.item() == pytest.approx(0, abs=1e-12)
+    assert same.grad.abs().max() < 1e-6
+
+
+def test_cosine_degenerate_and_errors():
+    # a constant map: every position points one way, an all-zero graph
+    s = torch.full((2, 3, 4, 4), 5., requires_grad=True)
+    assert irg_position_edge_matrix(s, distance='cosine').abs().max() < 1e-6
+    loss = irg_position_edge_loss(s, torch.randn(2, 5, 4, 4),
+                                  distance='cosine')
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(s.grad).all()
+    # an all-zero map: every pair at distance 1, finite gradient
+    z = torch.zeros(1, 3, 2, 2, requires_grad=True)
+    a = irg_position_edge_matrix(z, distance='cosine')
+    torch.testing.assert_close(a[0], 1 - torch.eye(4))
+    irg_position_edge_loss(z, torch.randn(1, 2, 2, 2),
+                           distance='cosine').backward()
+    assert torch.isfinite(z.grad).all()
+    with pytest.raises(ValueError, match=r"distance='l1' is not one of"):
+        irg_position_edge_loss(C_MAP, C_MAP, distance='l1')
+    with pytest.raises(ValueError, match=r"distance='l1' is not one of"):
+        IRGPositionEdgeLoss(distance='l1')

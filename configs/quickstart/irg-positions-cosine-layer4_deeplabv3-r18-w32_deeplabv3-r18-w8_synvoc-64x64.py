@@ -1,7 +1,7 @@
-# IRG as ./irg_... (vertex term per pixel on the class
-# logits, the cosine edge graph over the positions of each image), with the
-# graph on layer4's output (FitNets' feature; 64 student and 256 teacher
-# channels) instead of the decode bottleneck. Tried because the squared
+# IRG as ./irg_... (vertex term per pixel on the class logits, the cosine
+# edge graph over the positions of each image), with the graph on layer4's
+# output (FitNets' feature; 64 student and 256 teacher channels) instead
+# of the decode bottleneck. Tried because the squared
 # graph on layer4 (./irg-positions-layer4_...) collapsed the student on
 # held-out images while the cosine graph on the bottleneck held at ratio 2
 # where the squared one collapsed: does the cosine form make layer4's

@@ -71,6 +71,12 @@ def _normalise(d: Tensor, max_value: Optional[Tensor]) -> Tensor:
                                  (1, ) * (d.ndim - max_value.ndim))
 
 
+def _zero_diagonal(d: Tensor) -> Tensor:
+    """``d`` (``... x N x N``) with its diagonal set to exactly 0."""
+    eye = torch.eye(d.shape[-1], dtype=torch.bool, device=d.device)
+    return d.masked_fill(eye, 0)
+
+
 def _distances(f: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
     """Squared distances between the rows of each ``N x D`` matrix of ``f``
     (``... x N x D``), and the default normaliser of each graph.
@@ -84,10 +90,8 @@ def _distances(f: Tensor) -> Tuple[Tensor, Optional[Tensor]]:
     norms = (f * f).sum(dim=-1)
     c = f - f.mean(dim=-2, keepdim=True)
     sq = (c * c).sum(dim=-1)
-    d = (sq[..., :, None] + sq[..., None, :] -
-         2 * c @ c.transpose(-1, -2)).clamp_min(0)
-    eye = torch.eye(d.shape[-1], dtype=torch.bool, device=d.device)
-    d = d.masked_fill(eye, 0)
+    d = _zero_diagonal((sq[..., :, None] + sq[..., None, :] -
+                        2 * c @ c.transpose(-1, -2)).clamp_min(0))
     if d.numel() == 0:
         return d, None
     floor = torch.finfo(d.dtype).eps * norms.detach().amax(dim=-1)
@@ -254,9 +258,7 @@ def _cosine_distances(f: Tensor) -> Tensor:
     ``[0, 2]``, diagonal exactly 0. A zero row is at distance 1 from every
     other row (``F.normalize``'s floor keeps its gradient finite)."""
     u = F.normalize(f, dim=-1, eps=1e-12)
-    d = (1 - u @ u.transpose(-1, -2)).clamp(0, 2)
-    eye = torch.eye(d.shape[-1], dtype=torch.bool, device=d.device)
-    return d.masked_fill(eye, 0)
+    return _zero_diagonal((1 - u @ u.transpose(-1, -2)).clamp(0, 2))
 
 
 def irg_position_edge_matrix(x: Tensor, distance: str = 'squared') -> Tensor:

@@ -55,6 +55,33 @@ def test_gpu256_rewrites_models_data_and_runtime(tmp_path):
             tmp_path / 'data')
 
 
+def test_gpu256_pipelines_are_the_quickstarts_rescaled(tmp_path):
+    """Each loader keeps the quickstart's steps, their sizes the
+    profile's; a profile's own pipeline replaces the stage's."""
+    plain = _config('baseline', tmp_path)
+    cfg = _config('baseline', tmp_path, load_profile('gpu256'))
+    train = cfg.train_dataloader.dataset.pipeline
+    assert [t['type'] for t in train] == [
+        t['type'] for t in plain.train_dataloader.dataset.pipeline]
+    assert _steps(train, 'RandomResize')[0]['scale'] == (256, 256)
+    assert _steps(train, 'RandomResize')[0]['ratio_range'] == (0.75, 1.5)
+    assert _steps(train, 'RandomCrop')[0]['cat_max_ratio'] == 0.75
+    assert [t['type'] for t in cfg.val_dataloader.dataset.pipeline] == [
+        t['type'] for t in plain.val_dataloader.dataset.pipeline]
+    own = tmp_path / 'own.py'
+    own.write_text(
+        "_base_ = ['%s']\n"
+        "train_pipeline = [dict(type='LoadImageFromFile'),\n"
+        "                  dict(type='LoadAnnotations'),\n"
+        "                  dict(type='PackSegInputs')]\n" % osp.join(
+            REPO, 'configs', 'quickstart', 'profiles', 'gpu256.py'))
+    cfg = _config('baseline', tmp_path, load_profile(str(own)))
+    assert [t['type'] for t in cfg.train_dataloader.dataset.pipeline] == [
+        'LoadImageFromFile', 'LoadAnnotations', 'PackSegInputs']
+    assert _steps(cfg.val_dataloader.dataset.pipeline,
+                  'Resize')[0]['scale'] == (256, 256)
+
+
 def test_gpu256_keeps_each_method_as_configured(tmp_path):
     profile = load_profile('gpu256')
     for method in ('ickd', 'kd', 'mgd_amp'):
@@ -133,11 +160,7 @@ def _tiny_profile(path) -> None:
         model.backbone.update(depth=18, stem_channels=w, base_channels=w)
         model.decode_head.update(in_channels=8 * w, channels=2 * w)
         model.auxiliary_head.update(in_channels=4 * w, channels=w)
-    for step in cfg.train_pipeline + cfg.test_pipeline:
-        if 'scale' in step:
-            step.scale = (48, 48)
-        if 'crop_size' in step:
-            step.crop_size = cfg.crop_size
+    cfg.img_scale = (48, 48)
     cfg.train_loader = dict(num_workers=0, persistent_workers=False)
     cfg.val_loader = dict(num_workers=0, persistent_workers=False)
     cfg.dump(str(path))

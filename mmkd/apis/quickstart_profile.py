@@ -7,8 +7,10 @@ A profile is a config file in ``configs/quickstart/profiles/`` (e.g.
 config (a quickstart config, after loading) to it: the plain teacher's
 model becomes the profile's ``teacher_model``, the student alone's its
 ``student_model``, a distiller's student and teacher both; every loader's
-pipeline and worker settings follow the profile, and so does the optimiser
-wrapper's type. The distillation items, weight rules and recipe are left
+pipeline keeps its steps at the profile's ``img_scale`` and ``crop_size``
+(or becomes the profile's ``train_pipeline`` / ``test_pipeline`` where it
+defines them), its worker settings follow the profile, and so does the
+optimiser wrapper's type. The distillation items, weight rules and recipe are left
 as the method's config states them: connectors infer their channels, so
 one method config serves every profile.
 
@@ -30,9 +32,8 @@ __all__ = [
 
 #: What a profile file must define.
 PROFILE_KEYS = ('data', 'data_root', 'protocol_dir', 'pretext', 'labels',
-                'teacher_model', 'student_model', 'crop_size',
-                'train_pipeline', 'test_pipeline', 'train_loader',
-                'val_loader', 'optim_wrapper')
+                'teacher_model', 'student_model', 'img_scale', 'crop_size',
+                'train_loader', 'val_loader', 'optim_wrapper')
 
 
 def _profile_dir() -> str:
@@ -102,6 +103,23 @@ def _innermost(dataset: dict) -> dict:
     return dataset
 
 
+def _pipeline(profile: Config, pipeline: list, train: bool) -> list:
+    """``pipeline`` (a stage's) under ``profile``: the profile's own
+    ``train_pipeline`` / ``test_pipeline`` where it defines one, otherwise
+    the same steps with every ``scale`` set to the profile's ``img_scale``
+    and every ``crop_size`` to its ``crop_size``."""
+    own = profile.get('train_pipeline' if train else 'test_pipeline')
+    if own is not None:
+        return copy.deepcopy(own)
+    steps = copy.deepcopy(pipeline)
+    for step in steps:
+        if 'scale' in step:
+            step['scale'] = tuple(profile.img_scale)
+        if 'crop_size' in step:
+            step['crop_size'] = tuple(profile.crop_size)
+    return steps
+
+
 def apply_profile(cfg: Config, stage: str, profile: Optional[Config]) -> None:
     """Rewrite a quickstart stage's config (in place) to ``profile``.
 
@@ -126,13 +144,14 @@ def apply_profile(cfg: Config, stage: str, profile: Optional[Config]) -> None:
     cfg.data_preprocessor = copy.deepcopy(student['data_preprocessor'])
     cfg.crop_size = tuple(profile.crop_size)
     train = _innermost(cfg.train_dataloader.dataset)
-    train.pipeline = copy.deepcopy(profile.train_pipeline)
+    train.pipeline = _pipeline(profile, train.pipeline, train=True)
     cfg.train_dataloader.update(copy.deepcopy(profile.train_loader))
     from .quickstart_config import config_datasets
     others = [d for d in config_datasets(cfg)
               if d is not cfg.train_dataloader.dataset]
     for dataset in others:
-        _innermost(dataset).pipeline = copy.deepcopy(profile.test_pipeline)
+        inner = _innermost(dataset)
+        inner.pipeline = _pipeline(profile, inner.pipeline, train=False)
     for key in ('val_dataloader', 'test_dataloader'):
         if cfg.get(key, None):
             cfg[key].update(copy.deepcopy(profile.val_loader))
@@ -143,6 +162,6 @@ def apply_profile(cfg: Config, stage: str, profile: Optional[Config]) -> None:
         wrapper = dict(type='OptimWrapper')
     cfg.optim_wrapper.update(wrapper)
     if cfg.get('train_pipeline', None) is not None:
-        cfg.train_pipeline = copy.deepcopy(profile.train_pipeline)
+        cfg.train_pipeline = _pipeline(profile, cfg.train_pipeline, True)
     if cfg.get('test_pipeline', None) is not None:
-        cfg.test_pipeline = copy.deepcopy(profile.test_pipeline)
+        cfg.test_pipeline = _pipeline(profile, cfg.test_pipeline, False)

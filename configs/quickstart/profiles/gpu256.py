@@ -21,8 +21,11 @@
 # tools/benchmark_efficacy.py applies it to every stage's config
 # (mmkd/apis/quickstart_profile.py): the teacher config's model becomes
 # `teacher_model`, the student alone's `student_model`, a distiller's
-# student and teacher both; the loaders' pipelines and workers become the
-# profile's.
+# student and teacher both; the loaders keep the quickstart's pipelines
+# (configs/quickstart/_base_/data.py) with every `scale` set to `img_scale`
+# and every `crop_size` to `crop_size` (a profile may give its own
+# `train_pipeline` / `test_pipeline` instead), and take the profile's
+# workers.
 _base_ = ['../_base_/models.py']
 crop_size = (256, 256)
 img_scale = (256, 256)
@@ -52,21 +55,6 @@ student_model = dict(
     decode_head=dict(in_channels=512, channels=128, dilations=_aspp_rates),
     auxiliary_head=dict(in_channels=256, channels=64))
 
-train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='LoadAnnotations'),
-    dict(type='RandomResize', scale=img_scale, ratio_range=(0.75, 1.5),
-         keep_ratio=True),
-    dict(type='RandomCrop', crop_size=crop_size, cat_max_ratio=0.75),
-    dict(type='RandomFlip', prob=0.5),
-    dict(type='PackSegInputs')
-]
-test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(type='Resize', scale=img_scale, keep_ratio=True),
-    dict(type='LoadAnnotations'),
-    dict(type='PackSegInputs')
-]
 # merged into each loader (batch sizes stay the quickstart's)
 train_loader = dict(num_workers=3, persistent_workers=True)
 val_loader = dict(num_workers=2, persistent_workers=True)

@@ -135,7 +135,7 @@ def test_efficacy_table_methods_leave_out_the_variants_tried():
                         'irg_edge', 'irg_tran', 'irg_3t', 'dlkd_img',
                         'irg_r4', 'irg_bal', 'dlkd_r2', 'dlkd_r8', 'irg_pos',
                         'irg_img', 'irg_posl4', 'irg_possq',
-                        'irg_poscl4'}
+                        'irg_poscl4', 'kd_r16'}
     for stage in variants:  # each says why it was tried
         with open(quickstart_config_path(stage)) as f:
             header = ' '.join(line.lstrip('# ').strip()

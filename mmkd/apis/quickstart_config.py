@@ -56,6 +56,8 @@ QUICKSTART_STAGES = OrderedDict(
     kd=dict(config='kd_' + _PAIR, label='KD'),
     kd_t4=dict(config='kd-t4_' + _PAIR, label='KD, tau 4',
                exploration=True),
+    kd_r16=dict(config='kd-r16_' + _PAIR, label='KD, ratio 16',
+                exploration=True),
     cwd=dict(config='cwd_' + _PAIR, label='CWD'),
     at=dict(config='at_' + _PAIR, label='AT'),
     fitnets=dict(config='fitnets_' + _PAIR, label='FitNets'),

@@ -10,9 +10,9 @@ model becomes the profile's ``teacher_model``, the student alone's its
 pipeline keeps its steps at the profile's ``img_scale`` and ``crop_size``
 (or becomes the profile's ``train_pipeline`` / ``test_pipeline`` where it
 defines them), its worker settings follow the profile, and so does the
-optimiser wrapper's type. The distillation items, weight rules and recipe are left
-as the method's config states them: connectors infer their channels, so
-one method config serves every profile.
+optimiser wrapper's type. The distillation items, weight rules and recipe
+are left as the method's config states them: connectors infer their
+channels, so one method config serves every profile.
 
 The default profile (``None``) is the quickstart's own: nothing changes.
 """

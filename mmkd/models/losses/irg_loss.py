@@ -24,9 +24,10 @@ from mmkd.registry import MODELS
 from .base import DistillContext, DistillLoss
 from .dist_utils import compensate_ddp_average, gather_with_grad
 from .irg_ops import (_DISTANCES, _POOLS, _REDUCTIONS, _check_choice, _two,
-                      irg_edge_loss, irg_edge_matrix, irg_embed, irg_position_edge_loss,
-                      irg_position_edge_matrix, irg_transformation_loss,
-                      irg_transformation_vector, irg_vertex_loss)
+                      irg_edge_loss, irg_edge_matrix, irg_embed,
+                      irg_position_edge_loss, irg_position_edge_matrix,
+                      irg_transformation_loss, irg_transformation_vector,
+                      irg_vertex_loss)
 
 __all__ = [
     'irg_embed', 'irg_edge_matrix', 'irg_transformation_vector',

@@ -312,7 +312,6 @@ def irg_position_edge_loss(student: Tensor,
             an unknown ``reduction`` / ``distance``.
     """
     _check_choice('reduction', reduction, _REDUCTIONS)
-    _check_choice('distance', distance, _DISTANCES)
     _check_batch(student, teacher)
     if student.ndim != 4 or teacher.ndim != 4 or \
             student.shape[2:] != teacher.shape[2:]:
